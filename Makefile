@@ -1,0 +1,54 @@
+# One task runner for laptops, hooks and CI: every workflow step calls a target here.
+# Needs only Python 3.11+ with venv and pip; everything else comes from uv.lock.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+
+# Telemetry off for every tool a target starts (DVC, MLflow, BentoML, CML).
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export BENTOML_DO_NOT_TRACK := true
+export ITERATIVE_DO_NOT_TRACK := 1
+# dvc.yaml's commands call `python`: make it the project's environment.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: help setup repro test lint bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
+	@touch $@
+
+setup: $(VENV)/.synced ## Install the locked environment into .venv (seconds with uv)
+
+repro: setup ## Set up, check params.yaml, run the whole pipeline (dvc repro)
+	python -m gitops_ml check
+	dvc repro
+
+test: setup ## Set up and run the whole test suite
+	pytest
+
+lint: setup ## ruff (lint and format) and mypy on src/
+	ruff check src tests
+	ruff format --check src tests
+	mypy src
+
+bench: setup ## Measure install, repro and scale; print a table, write reports/bench.json
+	python -m tests.benchmarks.pipeline
+
+clean: ## Remove the environments and the local MLflow store
+	rm -rf $(VENV) $(TOOLS) mlflow.db mlruns mlartifacts

@@ -1,0 +1,1 @@
+"""GitOps ML template: a reproducible DVC pipeline from raw table to evaluated model."""

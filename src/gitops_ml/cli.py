@@ -1,0 +1,49 @@
+"""Command line: ``python -m gitops_ml <command>``, one command per pipeline stage plus helpers.
+
+Stage modules are imported only when their command runs, so ``check`` answers in a fraction of a
+second and no stage pays for another's imports (Great Expectations alone takes seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from gitops_ml.errors import PipelineError
+from gitops_ml.settings import PARAMS_FILE, load_settings
+
+STAGES = ("ingest", "validate", "split", "train", "evaluate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gitops-ml", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE, help="settings file (default: %(default)s)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for stage in STAGES:
+        commands.add_parser(stage, help=f"run the {stage} stage (dvc repro runs them in order)")
+    commands.add_parser("check", help="check params.yaml and the files it names, then exit")
+    suggest = commands.add_parser("suggest-suite", help="draft an expectation suite from a data file")
+    suggest.add_argument("--data", type=Path, required=True, help="CSV or Parquet file to describe")
+    suggest.add_argument("--out", type=Path, required=True, help="where to write the suite JSON")
+    suggest.add_argument("--margin", type=float, default=0.1, help="widen numeric ranges by this share")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.params, check_files=args.command != "suggest-suite")
+        if args.command == "check":
+            print(f"{args.params}: ok")
+        elif args.command == "suggest-suite":
+            from gitops_ml import suggest_suite
+
+            suggest_suite.run(settings, args.data, args.out, args.margin)
+        else:
+            importlib.import_module(f"gitops_ml.{args.command}").run(settings)
+    except PipelineError as exc:
+        print(f"{args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0

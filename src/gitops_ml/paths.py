@@ -1,0 +1,14 @@
+"""Where each stage reads and writes; ``dvc.yaml`` declares the same paths (a test keeps them equal)."""
+
+from pathlib import Path
+
+RAW_DATA = Path("data/raw/dataset.parquet")
+VALIDATION_JSON = Path("reports/validation/report.json")
+VALIDATION_MARKDOWN = Path("reports/validation/report.md")
+TRAIN_DATA = Path("data/split/train.parquet")
+TEST_DATA = Path("data/split/test.parquet")
+MODEL = Path("models/model.joblib")
+EVALUATION_DIR = Path("reports/evaluation")
+METRICS = EVALUATION_DIR / "metrics.json"
+PREDICTIONS = EVALUATION_DIR / "predictions.csv"
+PLOTS_DIR = EVALUATION_DIR / "plots"

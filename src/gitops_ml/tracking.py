@@ -1,0 +1,45 @@
+"""MLflow tracking: one run per trained model, found again by the model's hash.
+
+The tracking store is ``MLFLOW_TRACKING_URI`` when set (a team server), else the local SQLite file
+named in params.yaml. Nothing here feeds a DVC output, so the run ids never break reproducibility.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from gitops_ml.settings import TrackingSettings
+
+if TYPE_CHECKING:
+    from mlflow import ActiveRun
+
+MODEL_HASH_TAG = "model_md5"
+
+
+@contextmanager
+def model_run(tracking: TrackingSettings, model_md5: str, run_name: str, *, resume: bool) -> Iterator[ActiveRun]:
+    """A run tagged with the model's hash: a new one, or with ``resume`` the newest so tagged.
+
+    Training opens a new run; evaluation resumes the training run of the same model file, which
+    also works when the model came from the DVC cache instead of being trained here (a new run).
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_uri)
+    experiment = mlflow.set_experiment(tracking.experiment)
+    run_id = None
+    if resume:
+        found = mlflow.search_runs(
+            experiment_ids=[experiment.experiment_id],
+            filter_string=f"tags.{MODEL_HASH_TAG} = '{model_md5}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+            output_format="list",
+        )
+        run_id = found[0].info.run_id if found else None
+    with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name) as run:
+        mlflow.set_tag(MODEL_HASH_TAG, model_md5)
+        yield run

@@ -1,0 +1,140 @@
+"""Stage 4, train: fit a scikit-learn Pipeline (preprocessing and model) and log it to MLflow."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+import joblib
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from gitops_ml import paths
+from gitops_ml.features import feature_types
+from gitops_ml.files import read_table, write_with
+from gitops_ml.lineage import file_md5, git_commit
+from gitops_ml.metrics import classification_metrics
+from gitops_ml.settings import FeatureType, Settings, TrainSettings
+
+# What loading the logged model needs; pinned to this environment so MLflow need not guess.
+SERVING_PACKAGES = ("scikit-learn", "pandas", "numpy", "scipy", "skops")
+MISSING_CATEGORY = "missing"
+# skops (MLflow's safe default format) loads only listed types; the encoders store NumPy dtypes.
+SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
+
+
+def run(settings: Settings) -> Pipeline:
+    train = read_table(paths.TRAIN_DATA)
+    types = feature_types(train, settings.data)
+    features = train[list(types)]
+    is_positive = train[settings.data.target] == settings.data.positive_class
+    pipeline = build_pipeline(types, settings.train)
+    pipeline.fit(features, is_positive)
+    write_with(paths.MODEL, lambda tmp: joblib.dump(pipeline, tmp))
+    numeric = sum(kind == "numeric" for kind in types.values())
+    print(
+        f"train: {settings.train.model} on {len(train)} rows, {numeric} numeric and "
+        f"{len(types) - numeric} categorical features -> {paths.MODEL}"
+    )
+    if settings.tracking.enabled:
+        log_training(settings, pipeline, features, is_positive)
+    return pipeline
+
+
+def build_pipeline(types: dict[str, FeatureType], train: TrainSettings) -> Pipeline:
+    """Impute and scale numerics; impute and one-hot encode categoricals (unknown ones ignored)."""
+    preprocess = train.preprocess
+    numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy=preprocess.numeric_imputation))]
+    if preprocess.scale_numeric:
+        numeric_steps.append(("scale", StandardScaler()))
+    min_frequency = preprocess.categorical_min_frequency
+    categorical_steps = [
+        ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+        (
+            "encode",
+            OneHotEncoder(
+                handle_unknown="infrequent_if_exist" if min_frequency > 1 else "ignore",
+                min_frequency=min_frequency if min_frequency > 1 else None,
+                sparse_output=False,
+            ),
+        ),
+    ]
+    columns = ColumnTransformer(
+        [
+            ("numeric", Pipeline(numeric_steps), [c for c, k in types.items() if k == "numeric"]),
+            ("categorical", Pipeline(categorical_steps), [c for c, k in types.items() if k == "categorical"]),
+        ],
+        verbose_feature_names_out=False,
+    )
+    return Pipeline([("features", columns), ("model", build_estimator(train))])
+
+
+def build_estimator(train: TrainSettings) -> LogisticRegression | HistGradientBoostingClassifier:
+    if train.model == "logistic_regression":
+        lr = train.logistic_regression
+        return LogisticRegression(C=lr.C, max_iter=lr.max_iter, class_weight=lr.class_weight, random_state=train.seed)
+    gb = train.gradient_boosting
+    # Early stopping would hold out a random validation slice; the test split already serves that role.
+    return HistGradientBoostingClassifier(
+        learning_rate=gb.learning_rate,
+        max_iter=gb.max_iter,
+        max_depth=gb.max_depth,
+        max_leaf_nodes=gb.max_leaf_nodes,
+        min_samples_leaf=gb.min_samples_leaf,
+        l2_regularization=gb.l2_regularization,
+        class_weight=gb.class_weight,
+        early_stopping=False,
+        random_state=train.seed,
+    )
+
+
+def log_training(settings: Settings, pipeline: Pipeline, features: pd.DataFrame, is_positive: pd.Series) -> None:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from gitops_ml.tracking import model_run
+
+    model_md5 = file_md5(paths.MODEL)
+    probability = pipeline.predict_proba(features)[:, 1]
+    with model_run(settings.tracking, model_md5, run_name=f"{settings.train.model}-{model_md5[:8]}", resume=False):
+        mlflow.log_params(training_params(settings))
+        mlflow.set_tags(
+            {
+                **git_commit(),
+                "data_source": settings.data.source,
+                "raw_data_md5": file_md5(paths.RAW_DATA),
+                "train_data_md5": file_md5(paths.TRAIN_DATA),
+                "test_data_md5": file_md5(paths.TEST_DATA),
+            }
+        )
+        train_metrics = classification_metrics(is_positive, probability, settings.evaluate.threshold)
+        mlflow.log_metrics({f"train_{name}": value for name, value in train_metrics.items()})
+        mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            pip_requirements=[f"{package}=={version(package)}" for package in SERVING_PACKAGES],
+            signature=infer_signature(features.head(100), probability[:100]),
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        )
+
+
+def training_params(settings: Settings) -> dict[str, Any]:
+    """The knobs that shaped this model, flattened to MLflow's dotted keys."""
+    flat: dict[str, Any] = {
+        "data.source": settings.data.source,
+        "split.test_size": settings.split.test_size,
+        "split.seed": settings.split.seed,
+        "train.model": settings.train.model,
+        "train.seed": settings.train.seed,
+    }
+    for block, values in (
+        ("preprocess", settings.train.preprocess),
+        (settings.train.model, settings.train.hyperparameters),
+    ):
+        flat |= {f"train.{block}.{key}": value for key, value in values.model_dump().items()}
+    return flat

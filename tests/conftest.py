@@ -1,0 +1,42 @@
+"""Shared fixtures. Telemetry is off for every tool the tests start (also set by the Makefile)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_ml.settings import Settings
+from tests.support import ROOT, make_settings
+
+for _name, _value in {
+    "DVC_NO_ANALYTICS": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "ITERATIVE_DO_NOT_TRACK": "1",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project folder holding params.yaml and the checked-in suites, made the working directory."""
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    shutil.copytree(ROOT / "data" / "expectations", tmp_path / "data" / "expectations")
+    (tmp_path / "data" / "external").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def settings(workdir: Path) -> Callable[..., Settings]:
+    """Build Settings from the project's params.yaml with nested overrides (tracking off by default)."""
+
+    def build(**overrides: Any) -> Settings:
+        return make_settings(**overrides)
+
+    return build

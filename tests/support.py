@@ -1,0 +1,77 @@
+"""Helpers the tests share: the project root, settings with overrides, and a copy of the project."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops_ml.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SYNTHETIC = {
+    "data": {
+        "source": "synthetic",
+        "target": "churned",
+        "positive_class": "yes",
+        "negative_class": "no",
+        "id_columns": ["customer_id"],
+    },
+    "validate": {"suite": "data/expectations/synthetic.json"},
+}
+
+
+def params(**overrides: Any) -> dict[str, Any]:
+    """The project's params.yaml as a dict, with nested overrides merged in and tracking off."""
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    return merge(merge(base, {"tracking": {"enabled": False}}), overrides)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    return Settings.model_validate(params(**overrides))
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def write_params(folder: Path, **overrides: Any) -> None:
+    (folder / "params.yaml").write_text(yaml.safe_dump(params(**overrides), sort_keys=False))
+
+
+def copy_project(destination: Path) -> Path:
+    """A git repository holding the project's files as they are in the work tree (tracked or new)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    for name in listed:
+        source = ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    git(destination, "init", "-q", "-b", "main")
+    git(destination, "add", "-A")
+    git(destination, "commit", "-q", "-m", "project under test")
+    return destination
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
