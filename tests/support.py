@@ -38,7 +38,9 @@ def make_settings(**overrides: Any) -> Settings:
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in overrides.items():
-        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
@@ -75,3 +77,24 @@ def git(folder: Path, *args: str) -> str:
         capture_output=True,
         text=True,
     ).stdout
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def tool_env(project: Path) -> dict[str, str]:
+    """Environment for a command run in a project copy: this venv's tools, the copy's own code."""
+    import os
+    import sys
+
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(project / "src"),
+    }

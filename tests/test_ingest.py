@@ -39,7 +39,9 @@ def test_declared_categorical_column_is_stored_as_text_with_missing_kept(setting
 
 def test_declared_type_for_an_absent_column_is_an_error(settings: Callable[..., Settings]) -> None:
     with pytest.raises(DataError, match=r"feature_types names columns the data does not have: \['colour'\]"):
-        ingest.apply_feature_types(pd.DataFrame({"x": [1]}), settings(data={"feature_types": {"colour": "numeric"}}).data)
+        ingest.apply_feature_types(
+            pd.DataFrame({"x": [1]}), settings(data={"feature_types": {"colour": "numeric"}}).data
+        )
 
 
 def test_empty_file_is_reported_and_no_output_is_written(workdir: Path, settings: Callable[..., Settings]) -> None:

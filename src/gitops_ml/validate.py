@@ -145,16 +145,19 @@ def _run_gx(frame: pd.DataFrame, configs: list[dict[str, Any]]) -> list[Any]:
     context = gx.get_context(mode="ephemeral")
     batch = context.data_sources.add_pandas("pipeline").add_dataframe_asset("raw")
     definition = batch.add_batch_definition_whole_dataframe("whole")
+    # GX does not return results in suite order: tag each expectation with its index to match them back.
     suite = context.suites.add(
         ExpectationSuite(
             name="pipeline",
-            expectations=[ExpectationConfiguration(**cfg).to_domain_obj() for cfg in configs],
+            expectations=[
+                ExpectationConfiguration(**cfg, meta={"index": index}).to_domain_obj()
+                for index, cfg in enumerate(configs)
+            ],
         )
     )
     validation = gx.ValidationDefinition(name="raw", data=definition, suite=suite)
     outcome = validation.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-    # GX returns results in suite order; match them back by position.
-    return list(outcome.results)
+    return sorted(outcome.results, key=lambda result: result.expectation_config.meta["index"])
 
 
 def _failure(cfg: dict[str, Any], result: Any, frame: pd.DataFrame) -> Failure:
@@ -162,8 +165,12 @@ def _failure(cfg: dict[str, Any], result: Any, frame: pd.DataFrame) -> Failure:
     column = kwargs.get("column")
     details = result.result or {}
     samples = list(details.get("partial_unexpected_list") or [])
-    if cfg["type"] in TYPE_EXPECTATIONS and not samples:
-        samples = _non_numeric_samples(frame, column)
+    unexpected_count = details.get("unexpected_count")
+    if cfg["type"] in TYPE_EXPECTATIONS:
+        # GX counts every value of a text-typed column as wrong, numbers included; show the text ones.
+        text = _non_numeric_values(frame, column)
+        if len(text):
+            samples, unexpected_count = text.head(50).tolist(), len(text)
     observed = details.get("observed_value")
     if cfg["type"] == "expect_table_columns_to_match_set":
         observed = details.get("details", {}).get("mismatched", observed)
@@ -172,19 +179,17 @@ def _failure(cfg: dict[str, Any], result: Any, frame: pd.DataFrame) -> Failure:
         column=column,
         description=DESCRIPTIONS.get(cfg["type"], cfg["type"].removeprefix("expect_").replace("_", " ")),
         expected={k: v for k, v in kwargs.items() if k != "column"},
-        unexpected_count=details.get("unexpected_count"),
+        unexpected_count=unexpected_count,
         sample_values=[_plain(v) for v in _distinct(samples)[:SAMPLE_SIZE]],
         observed=_plain(observed),
     )
 
 
-def _non_numeric_samples(frame: pd.DataFrame, column: str | None) -> list[Any]:
-    """GX reports only the column's dtype for a type failure; show the values that are not numbers."""
+def _non_numeric_values(frame: pd.DataFrame, column: str | None) -> pd.Series:
     if column is None or column not in frame:
-        return []
+        return pd.Series(dtype=object)
     values = frame[column].dropna()
-    bad = values[pd.to_numeric(values, errors="coerce").isna()]
-    return bad.head(50).tolist()
+    return values[pd.to_numeric(values, errors="coerce").isna()]
 
 
 def _distinct(values: list[Any]) -> list[Any]:

@@ -1,0 +1,211 @@
+"""The real pipeline: ``dvc repro`` in a fresh copy of the project, as a newcomer or CI runs it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from gitops_ml import paths
+from gitops_ml.lineage import file_md5
+from tests.support import ROOT, copy_project, git, tool_env, write_params
+
+STAGES = ("ingest", "validate", "split", "train", "evaluate")
+
+
+def run(project: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(command), cwd=project, env=tool_env(project), capture_output=True, text=True, timeout=600
+    )
+
+
+def repro(project: Path) -> subprocess.CompletedProcess[str]:
+    return run(project, "dvc", "repro")
+
+
+def ran_stages(output: str) -> list[str]:
+    return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh copy of the project after one full ``dvc repro`` (shared: tests copy it before changing it)."""
+    project = copy_project(tmp_path_factory.mktemp("fresh") / "project")
+    result = repro(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The validation report is committed (cache: false) and the re-ingested data is identical: DVC skips it.
+    assert ran_stages(result.stdout) == ["ingest", "split", "train", "evaluate"]
+    return project
+
+
+@pytest.fixture
+def project(reproduced: Path, tmp_path: Path) -> Path:
+    """A private copy of the reproduced project, DVC cache and outputs included."""
+    return Path(shutil.copytree(reproduced, tmp_path / "project", symlinks=True))
+
+
+def test_fresh_clone_reproduces_exactly_the_committed_results(reproduced: Path) -> None:
+    # dvc.lock carries every output's hash, the model's included: a clean tree means bit-for-bit the same.
+    assert git(reproduced, "status", "--porcelain") == ""
+    assert run(reproduced, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
+    metrics = yaml.safe_load((reproduced / paths.METRICS).read_text())
+    assert metrics["test"]["roc_auc"] > 0.95
+
+
+def test_second_clean_run_is_byte_identical(reproduced: Path, tmp_path: Path) -> None:
+    other = copy_project(tmp_path / "again")
+    assert repro(other).returncode == 0
+    for output in (paths.METRICS, paths.PREDICTIONS, paths.MODEL, paths.TRAIN_DATA, paths.VALIDATION_JSON):
+        assert file_md5(other / output) == file_md5(reproduced / output), output
+
+
+def test_nothing_changed_nothing_runs(project: Path) -> None:
+    result = repro(project)
+    assert result.returncode == 0
+    assert ran_stages(result.stdout) == []
+
+
+def test_a_training_param_reruns_only_train_and_evaluate(project: Path) -> None:
+    write_params(project, train={"logistic_regression": {"C": 0.05}}, tracking={"enabled": True})
+    result = repro(project)
+    assert result.returncode == 0, result.stderr
+    assert ran_stages(result.stdout) == ["train", "evaluate"]
+    assert run(project, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
+    diff = run(project, "dvc", "metrics", "diff", "--md").stdout
+    assert "test.log_loss" in diff
+
+
+def cancer_csv(project: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -> str:
+    frame = change(pd.read_parquet(project / paths.RAW_DATA))
+    frame.to_csv(project / "data/external/cancer.csv", index=False)
+    return "data/external/cancer.csv"
+
+
+def with_text(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype({"mean_radius": object})
+    frame.loc[10, "mean_radius"] = "abc"
+    return frame
+
+
+def with_value(column: str, value: object, rows: list[int]) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.loc[rows, column] = value
+        return frame
+
+    return change
+
+
+BAD_DATA = {
+    "missing column": (lambda f: f.drop(columns="mean_radius"), "column 'mean_radius': column is missing"),
+    "nulls where forbidden": (
+        with_value("mean_texture", None, [3, 4, 5]),
+        "column 'mean_texture': values must not be missing (expect_column_values_to_not_be_null; expected -); 3 unexpected",
+    ),
+    "out-of-range value": (
+        with_value("mean_area", 1e6, [7]),
+        "column 'mean_area': values out of range (expect_column_values_to_be_between; expected max_value=",
+    ),
+    "text in a numeric column": (with_text, "column 'mean_radius': values of the wrong type"),
+    "unknown target label": (
+        with_value("diagnosis", "unsure", [0]),
+        "column 'diagnosis': values outside the allowed set (expect_column_values_to_be_in_set; "
+        "expected value_set=['benign', 'malignant']); 1 unexpected, e.g. ['unsure']",
+    ),
+    "duplicate ids": (with_value("sample_id", 1, [1]), "column 'sample_id': values must be unique"),
+    "no rows": (lambda f: f.head(0), "table: row count out of range"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_DATA)
+def test_bad_data_stops_at_validate_and_keeps_the_last_model(project: Path, case: str) -> None:
+    change, message = BAD_DATA[case]
+    before = {output: file_md5(project / output) for output in (paths.MODEL, paths.METRICS, paths.TRAIN_DATA)}
+    write_params(project, data={"source": "file", "path": cancer_csv(project, change)})
+
+    result = repro(project)
+
+    assert result.returncode != 0
+    assert "validate: error: validation failed" in result.stderr
+    assert message in result.stderr
+    assert ran_stages(result.stdout) == ["ingest", "validate"]
+    assert {output: file_md5(project / output) for output in before} == before
+    assert "Data validation FAILED" in (project / paths.VALIDATION_MARKDOWN).read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "empty.csv: file is empty (no header, no rows)"),
+        ("broken.parquet", b"PAR1 not really", "broken.parquet: cannot be read as PARQUET"),
+        ("binary.csv", bytes(range(256)) * 4, "binary.csv: cannot be read as CSV"),
+    ],
+)
+def test_unreadable_file_stops_at_ingest_and_keeps_the_last_model(
+    project: Path, name: str, content: bytes, message: str
+) -> None:
+    model = file_md5(project / paths.MODEL)
+    raw = file_md5(project / paths.RAW_DATA)
+    (project / "data/external" / name).write_bytes(content)
+    write_params(project, data={"source": "file", "path": f"data/external/{name}"})
+
+    result = repro(project)
+
+    assert result.returncode != 0
+    assert f"ingest: error: data/external/{message}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert file_md5(project / paths.MODEL) == model
+    assert file_md5(project / paths.RAW_DATA) == raw
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"train": {"logistic_regression": {"CC": 1.0}}}, "train.logistic_regression.CC: unknown key"),
+        (
+            {"train": {"logistic_regression": {"C": "strong"}}},
+            "train.logistic_regression.C: Input should be a valid number",
+        ),
+    ],
+)
+def test_bad_params_stop_the_stage_with_the_key_named_and_keep_the_model(
+    project: Path, overrides: dict[str, object], message: str
+) -> None:
+    model = file_md5(project / paths.MODEL)
+    write_params(project, **overrides)
+
+    result = repro(project)
+
+    assert result.returncode != 0
+    assert ran_stages(result.stdout) == ["train"]
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert file_md5(project / paths.MODEL) == model
+
+
+def test_missing_data_file_is_named_by_its_key_before_dvc_runs(project: Path) -> None:
+    write_params(project, data={"source": "file", "path": "data/external/nowhere.csv"})
+    result = run(project, "python", "-m", "gitops_ml", "check")
+    assert result.returncode == 1
+    assert "data.path: file 'data/external/nowhere.csv' does not exist" in result.stderr
+
+
+def test_dvc_yaml_declares_the_paths_the_stages_write() -> None:
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+    def declared(stage: str) -> set[str]:
+        entries = [e for kind in ("outs", "metrics", "plots") for e in stages[stage].get(kind, [])]
+        return {next(iter(e)) if isinstance(e, dict) else e for e in entries}
+
+    assert {str(paths.RAW_DATA)} == declared("ingest")
+    assert {str(paths.VALIDATION_JSON), str(paths.VALIDATION_MARKDOWN)} == declared("validate")
+    assert {str(paths.TRAIN_DATA), str(paths.TEST_DATA)} == declared("split")
+    assert {str(paths.MODEL)} == declared("train")
+    assert {str(paths.METRICS), str(paths.PREDICTIONS)} <= declared("evaluate")
+    for stage in STAGES:
+        assert f"src/gitops_ml/{stage}.py" in stages[stage]["deps"]
+        assert stages[stage]["cmd"] == f"python -m gitops_ml {stage}"

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from gitops_ml import paths, train
+from gitops_ml.features import feature_types
+from gitops_ml.settings import Settings
+from gitops_ml.synthetic import make_churn_table
+from tests.support import SYNTHETIC
+
+
+@pytest.mark.parametrize("family", ["logistic_regression", "gradient_boosting"])
+def test_mixed_type_pipeline_learns_and_survives_unseen_categories_and_gaps(
+    settings: Callable[..., Settings], family: str
+) -> None:
+    config = settings(**SYNTHETIC, train={"model": family})
+    frame = make_churn_table(3_000, seed=2)
+    paths.TRAIN_DATA.parent.mkdir(parents=True)
+    frame.to_parquet(paths.TRAIN_DATA)
+    train.run(config)
+    model = joblib.load(paths.MODEL)
+    assert type(model.named_steps["model"]).__name__ == (
+        "LogisticRegression" if family == "logistic_regression" else "HistGradientBoostingClassifier"
+    )
+    holdout = make_churn_table(1_000, seed=3)
+    features = holdout[list(feature_types(holdout, config.data))]
+    probability = model.predict_proba(features)[:, 1]
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(holdout["churned"] == "yes", probability) > 0.7
+    odd = features.head(2).copy()
+    odd["plan"] = ["enterprise", None]  # a category never seen, and a gap
+    odd["age"] = [np.nan, np.nan]
+    assert np.isfinite(model.predict_proba(odd)).all()
+
+
+def test_ids_and_target_are_never_features(settings: Callable[..., Settings]) -> None:
+    types = feature_types(make_churn_table(50, seed=0), settings(**SYNTHETIC).data)
+    assert "customer_id" not in types and "churned" not in types
+    assert types["plan"] == "categorical" and types["age"] == "numeric"
+
+
+def test_declared_types_override_inference(settings: Callable[..., Settings]) -> None:
+    frame = pd.DataFrame({"customer_id": [1], "support_calls": [2], "churned": ["no"]})
+    config = settings(**{**SYNTHETIC, "data": {**SYNTHETIC["data"], "feature_types": {"support_calls": "categorical"}}})
+    assert feature_types(frame, config.data) == {"support_calls": "categorical"}
+
+
+def test_training_params_hold_the_selected_family_only(settings: Callable[..., Settings]) -> None:
+    flat = train.training_params(settings(train={"model": "gradient_boosting"}))
+    assert flat["train.gradient_boosting.learning_rate"] == 0.1
+    assert not any(key.startswith("train.logistic_regression") for key in flat)
+    assert flat["train.preprocess.numeric_imputation"] == "median"
