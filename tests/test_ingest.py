@@ -47,7 +47,7 @@ def test_declared_type_for_an_absent_column_is_an_error(settings: Callable[..., 
 def test_empty_file_is_reported_and_no_output_is_written(workdir: Path, settings: Callable[..., Settings]) -> None:
     path = workdir / "data/external/empty.csv"
     path.write_text("")
-    with pytest.raises(DataError, match="empty.csv: file is empty"):
+    with pytest.raises(DataError, match=r"empty\.csv: file is empty"):
         ingest.run(settings(data={"source": "file", "path": str(path)}))
     assert not paths.RAW_DATA.exists()
 
@@ -55,7 +55,7 @@ def test_empty_file_is_reported_and_no_output_is_written(workdir: Path, settings
 def test_unreadable_parquet_is_reported(workdir: Path, settings: Callable[..., Settings]) -> None:
     path = workdir / "data/external/broken.parquet"
     path.write_text("this is not parquet\n")
-    with pytest.raises(DataError, match="broken.parquet: cannot be read as PARQUET"):
+    with pytest.raises(DataError, match=r"broken\.parquet: cannot be read as PARQUET"):
         ingest.run(settings(data={"source": "file", "path": str(path)}))
 
 

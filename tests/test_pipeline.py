@@ -104,7 +104,8 @@ BAD_DATA = {
     "missing column": (lambda f: f.drop(columns="mean_radius"), "column 'mean_radius': column is missing"),
     "nulls where forbidden": (
         with_value("mean_texture", None, [3, 4, 5]),
-        "column 'mean_texture': values must not be missing (expect_column_values_to_not_be_null; expected -); 3 unexpected",
+        "column 'mean_texture': values must not be missing (expect_column_values_to_not_be_null; "
+        "expected -); 3 unexpected",
     ),
     "out-of-range value": (
         with_value("mean_area", 1e6, [7]),

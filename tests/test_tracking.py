@@ -44,7 +44,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except OSError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not become healthy:\n{(folder / 'server.log').read_text()[-3000:]}")
+                tail = (folder / "server.log").read_text()[-3000:]
+                pytest.fail(f"mlflow server did not become healthy:\n{tail}")
             time.sleep(0.25)
         yield url
     finally:

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from gitops_ml import paths, validate
-from gitops_ml.errors import DataValidationError
+from gitops_ml.errors import DataError, DataValidationError
 from gitops_ml.ingest import load_breast_cancer
 from gitops_ml.settings import Settings
 from gitops_ml.synthetic import make_churn_table
@@ -95,9 +96,7 @@ def test_passing_run_report_is_identical_across_runs(cancer: pd.DataFrame, setti
     assert paths.VALIDATION_MARKDOWN.read_text().startswith("### Data validation passed")
 
 
-def test_unreadable_suite_is_reported_with_its_key(settings: Callable[..., Settings], workdir: object) -> None:
-    paths_suite = "data/expectations/broken.json"
-    with open(paths_suite, "w") as handle:
-        handle.write("{not json")
-    with pytest.raises(Exception, match="validate.suite: data/expectations/broken.json is not a readable"):
-        validate.expectations(settings(validate={"suite": paths_suite}))
+def test_unreadable_suite_is_reported_with_its_key(settings: Callable[..., Settings], workdir: Path) -> None:
+    (workdir / "data/expectations/broken.json").write_text("{not json")
+    with pytest.raises(DataError, match=r"validate\.suite: data/expectations/broken\.json is not a readable"):
+        validate.expectations(settings(validate={"suite": "data/expectations/broken.json"}))
