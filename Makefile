@@ -48,7 +48,7 @@ lint: setup ## ruff (lint and format) and mypy on src/
 	mypy src
 
 bench: setup ## Measure install, repro and scale; print a table, write reports/bench.json
-	python -m tests.benchmarks.pipeline
+	python -m tests.benchmarks
 
 clean: ## Remove the environments and the local MLflow store
 	rm -rf $(VENV) $(TOOLS) mlflow.db mlruns mlartifacts

@@ -6,6 +6,7 @@ named in params.yaml. Nothing here feeds a DVC output, so the run ids never brea
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ def model_run(tracking: TrackingSettings, model_md5: str, run_name: str, *, resu
     """
     import mlflow
 
+    # We pass pip requirements explicitly; MLflow still looks for pip, which uv's venvs do not have.
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_uri)
     experiment = mlflow.set_experiment(tracking.experiment)
     run_id = None

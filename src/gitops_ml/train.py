@@ -118,9 +118,17 @@ def log_training(settings: Settings, pipeline: Pipeline, features: pd.DataFrame,
             pipeline,
             name="model",
             pip_requirements=[f"{package}=={version(package)}" for package in SERVING_PACKAGES],
-            signature=infer_signature(features.head(100), probability[:100]),
+            signature=infer_signature(signature_sample(features), probability[:100]),
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
+
+
+def signature_sample(features: pd.DataFrame) -> pd.DataFrame:
+    """Rows for MLflow's input schema, integers as floats: the pipeline imputes missing numbers,
+    and MLflow would reject a missing value (a NaN float) in a column it recorded as integer."""
+    sample = features.head(100)
+    integers = sample.select_dtypes("integer").columns
+    return sample.astype(dict.fromkeys(integers, "float64"))
 
 
 def training_params(settings: Settings) -> dict[str, Any]:

@@ -140,9 +140,11 @@ def _run_gx(frame: pd.DataFrame, configs: list[dict[str, Any]]) -> list[Any]:
     # Imported here: Great Expectations takes about 6 s to import and only this stage needs it.
     import great_expectations as gx
     from great_expectations.core import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # keep DVC's log readable
     batch = context.data_sources.add_pandas("pipeline").add_dataframe_asset("raw")
     definition = batch.add_batch_definition_whole_dataframe("whole")
     # GX does not return results in suite order: tag each expectation with its index to match them back.
