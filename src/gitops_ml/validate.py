@@ -182,7 +182,7 @@ def _failure(cfg: dict[str, Any], result: Any, frame: pd.DataFrame) -> Failure:
         description=DESCRIPTIONS.get(cfg["type"], cfg["type"].removeprefix("expect_").replace("_", " ")),
         expected={k: v for k, v in kwargs.items() if k != "column"},
         unexpected_count=unexpected_count,
-        sample_values=[_plain(v) for v in _distinct(samples)[:SAMPLE_SIZE]],
+        sample_values=_distinct([v for v in map(_plain, samples) if v is not None])[:SAMPLE_SIZE],
         observed=_plain(observed),
     )
 
@@ -216,7 +216,13 @@ def _plain(value: Any) -> Any:
 
 
 def _expected_text(failure: Failure) -> str:
-    return ", ".join(f"{k}={v}" for k, v in failure.expected.items()) or "-"
+    return ", ".join(f"{k}={_brief(v)}" for k, v in failure.expected.items()) or "-"
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, list) and len(value) > SAMPLE_SIZE:
+        return f"[{', '.join(map(repr, value[:SAMPLE_SIZE]))}, ... ({len(value)} values)]"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def render_summary(report: Report) -> str:
