@@ -18,7 +18,9 @@ STAGES = ("ingest", "validate", "split", "train", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gitops-ml", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="gitops-ml", description="The ML pipeline, one command per DVC stage, plus helpers."
+    )
     parser.add_argument("--params", type=Path, default=PARAMS_FILE, help="settings file (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for stage in STAGES:
