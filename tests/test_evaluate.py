@@ -3,13 +3,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from gitops_ml import evaluate, paths, split, train
 from gitops_ml.metrics import classification_metrics
-from gitops_ml.plots import thin
 from gitops_ml.settings import Settings
 from gitops_ml.synthetic import make_churn_table
 from tests.support import SYNTHETIC
@@ -39,20 +37,3 @@ def test_evaluate_writes_metrics_predictions_plot_data_and_pngs(settings: Callab
         assert 2 <= len(pd.read_csv(paths.PLOTS_DIR / f"{name}.csv")) <= 50
     for name in ("roc", "precision_recall", "calibration", "confusion_matrix"):
         assert (paths.PLOTS_DIR / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_metrics_of_a_known_case() -> None:
-    values = classification_metrics([True, True, False, False], [0.9, 0.4, 0.6, 0.1], threshold=0.5)
-    assert values["accuracy"] == 0.5
-    assert values["precision"] == 0.5
-    assert values["recall"] == 0.5
-    assert values["roc_auc"] == 0.75
-    assert values["log_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.4, 0.4, 0.9])), abs=1e-6)
-
-
-def test_thin_keeps_the_ends_and_caps_the_rows() -> None:
-    table = pd.DataFrame({"x": range(1_000)})
-    thinned = thin(table, 10)
-    assert len(thinned) == 10
-    assert thinned["x"].iloc[0] == 0 and thinned["x"].iloc[-1] == 999
-    assert thin(table.head(5), 10).equals(table.head(5))

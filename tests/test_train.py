@@ -4,7 +4,6 @@ from collections.abc import Callable
 
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
 
 from gitops_ml import paths, train
@@ -37,18 +36,6 @@ def test_mixed_type_pipeline_learns_and_survives_unseen_categories_and_gaps(
     odd["plan"] = ["enterprise", None]  # a category never seen, and a gap
     odd["age"] = [np.nan, np.nan]
     assert np.isfinite(model.predict_proba(odd)).all()
-
-
-def test_ids_and_target_are_never_features(settings: Callable[..., Settings]) -> None:
-    types = feature_types(make_churn_table(50, seed=0), settings(**SYNTHETIC).data)
-    assert "customer_id" not in types and "churned" not in types
-    assert types["plan"] == "categorical" and types["age"] == "numeric"
-
-
-def test_declared_types_override_inference(settings: Callable[..., Settings]) -> None:
-    frame = pd.DataFrame({"customer_id": [1], "support_calls": [2], "churned": ["no"]})
-    config = settings(**{**SYNTHETIC, "data": {**SYNTHETIC["data"], "feature_types": {"support_calls": "categorical"}}})
-    assert feature_types(frame, config.data) == {"support_calls": "categorical"}
 
 
 def test_training_params_hold_the_selected_family_only(settings: Callable[..., Settings]) -> None:

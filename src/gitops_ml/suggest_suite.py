@@ -14,6 +14,7 @@ import pandas as pd
 
 from gitops_ml.features import feature_types
 from gitops_ml.files import read_table, write_json
+from gitops_ml.ingest import apply_feature_types
 from gitops_ml.settings import Settings
 
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
@@ -21,7 +22,8 @@ MAX_CATEGORIES = 50
 
 
 def run(settings: Settings, data_path: Path, out_path: Path, margin: float) -> dict[str, Any]:
-    frame = read_table(data_path)
+    # Describe the table as ingest will store it, with declared categories already as text.
+    frame = apply_feature_types(read_table(data_path), settings.data)
     suite = suggest(frame, settings, name=out_path.stem, margin=margin)
     write_json(out_path, suite)
     print(f"suggest-suite: {len(suite['expectations'])} expectations from {data_path} -> {out_path}")
