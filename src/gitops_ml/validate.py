@@ -23,7 +23,6 @@ SAMPLE_SIZE = 5
 TYPE_EXPECTATIONS = ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type")
 
 DESCRIPTIONS = {
-    "expect_column_to_exist": "column must exist",
     "expect_table_columns_to_match_set": "table must have exactly the expected columns",
     "expect_table_row_count_to_be_between": "row count out of range",
     "expect_column_values_to_not_be_null": "values must not be missing",
