@@ -6,6 +6,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 PYTHON ?= python3
+PORT ?= 3000
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
@@ -20,7 +21,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help setup repro test lint bench clean
+.PHONY: help setup repro test lint bench clean bento serve serving-requirements
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +39,16 @@ setup: $(VENV)/.synced ## Install the locked environment into .venv (seconds wit
 repro: setup ## Set up, check params.yaml, run the whole pipeline (dvc repro)
 	python -m gitops_ml check
 	dvc repro
+
+bento: repro ## Reproduce if needed, then build the Bento offline (model from models/bento)
+	python -m gitops_ml bento
+
+serve: bento ## Build if needed and serve the current model on http://127.0.0.1:$(PORT)
+	bentoml serve gitops-ml-classifier:latest --host 127.0.0.1 --port $(PORT)
+
+serving-requirements: $(UV) ## Re-pin src/requirements-serving.txt (the Bento's packages) from uv.lock
+	$(UV) export --frozen --only-group serving --no-hashes --no-emit-project --no-header --no-annotate \
+		--output-file src/requirements-serving.txt --quiet
 
 test: setup ## Set up and run the whole test suite
 	pytest

@@ -97,4 +97,6 @@ def tool_env(project: Path) -> dict[str, str]:
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(project / "src"),
+        # The package stage writes BentoML models: keep them out of the user's ~/bentoml and the project.
+        "BENTOML_HOME": str(project.parent / f"{project.name}-bentoml"),
     }

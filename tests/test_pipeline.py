@@ -15,7 +15,7 @@ from gitops_ml import paths
 from gitops_ml.lineage import file_md5
 from tests.support import ROOT, copy_project, git, tool_env, write_params
 
-STAGES = ("ingest", "validate", "split", "train", "evaluate")
+STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
 
 
 def run(project: Path, *command: str) -> subprocess.CompletedProcess[str]:
@@ -39,7 +39,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = repro(project)
     assert result.returncode == 0, result.stdout + result.stderr
     # The validation report is committed (cache: false) and the re-ingested data is identical: DVC skips it.
-    assert ran_stages(result.stdout) == ["ingest", "split", "train", "evaluate"]
+    assert ran_stages(result.stdout) == ["ingest", "split", "train", "evaluate", "package"]
     return project
 
 
@@ -70,11 +70,11 @@ def test_nothing_changed_nothing_runs(project: Path) -> None:
     assert ran_stages(result.stdout) == []
 
 
-def test_a_training_param_reruns_only_train_and_evaluate(project: Path) -> None:
+def test_a_training_param_reruns_only_train_evaluate_and_package(project: Path) -> None:
     write_params(project, train={"logistic_regression": {"C": 0.05}}, tracking={"enabled": True})
     result = repro(project)
     assert result.returncode == 0, result.stderr
-    assert ran_stages(result.stdout) == ["train", "evaluate"]
+    assert ran_stages(result.stdout) == ["train", "evaluate", "package"]
     assert run(project, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
     diff = run(project, "dvc", "metrics", "diff", "--md").stdout
     assert "test.log_loss" in diff
@@ -207,6 +207,7 @@ def test_dvc_yaml_declares_the_paths_the_stages_write() -> None:
     assert {str(paths.TRAIN_DATA), str(paths.TEST_DATA)} == declared("split")
     assert {str(paths.MODEL)} == declared("train")
     assert {str(paths.METRICS), str(paths.PREDICTIONS)} <= declared("evaluate")
+    assert {str(paths.BENTO_MODEL_FILE), str(paths.BENTO_METADATA)} == declared("package")
     for stage in STAGES:
         assert f"src/gitops_ml/{stage}.py" in stages[stage]["deps"]
         assert stages[stage]["cmd"] == f"python -m gitops_ml {stage}"

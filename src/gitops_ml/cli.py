@@ -14,7 +14,7 @@ from pathlib import Path
 from gitops_ml.errors import PipelineError
 from gitops_ml.settings import PARAMS_FILE, load_settings
 
-STAGES = ("ingest", "validate", "split", "train", "evaluate")
+STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     for stage in STAGES:
         commands.add_parser(stage, help=f"run the {stage} stage (dvc repro runs them in order)")
     commands.add_parser("check", help="check params.yaml and the files it names, then exit")
+    bento = commands.add_parser("bento", help="build the Bento from the packaged model (offline)")
+    bento.add_argument("--version", help="Bento version (default: g<commit>, -dirty when the tree differs)")
     suggest = commands.add_parser("suggest-suite", help="draft an expectation suite from a data file")
     suggest.add_argument("--data", type=Path, required=True, help="CSV or Parquet file to describe")
     suggest.add_argument("--out", type=Path, required=True, help="where to write the suite JSON")
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.params, check_files=args.command != "suggest-suite")
         if args.command == "check":
             print(f"{args.params}: ok")
+        elif args.command == "bento":
+            from gitops_ml import bento
+
+            bento.run(args.version)
         elif args.command == "suggest-suite":
             from gitops_ml import suggest_suite
 

@@ -12,3 +12,6 @@ EVALUATION_DIR = Path("reports/evaluation")
 METRICS = EVALUATION_DIR / "metrics.json"
 PREDICTIONS = EVALUATION_DIR / "predictions.csv"
 PLOTS_DIR = EVALUATION_DIR / "plots"
+BENTO_BUNDLE = Path("models/bento")
+BENTO_MODEL_FILE = BENTO_BUNDLE / "model.joblib"
+BENTO_METADATA = BENTO_BUNDLE / "metadata.json"

@@ -1,0 +1,58 @@
+"""``python -m gitops_ml bento``: build the Bento from the pipeline's model bundle, offline.
+
+The bundle (``models/bento/``, a DVC output) becomes a BentoML model if the store lacks it, so the
+build uses exactly the model ``dvc repro`` or ``dvc pull`` left here, on any machine. The git commit
+goes into the Bento (``build_info.json``, served at ``GET /model``) and its version, not into the
+bundle: a committed output cannot name the commit that contains it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from gitops_ml import paths
+from gitops_ml.errors import PipelineError
+from gitops_ml.files import write_json
+from gitops_ml.lineage import git_commit
+from gitops_ml.package import save_to_store
+
+BENTOFILE = Path("bentofile.yaml")
+BUILD_CONTEXT = Path("src")
+BUILD_INFO = BUILD_CONTEXT / "gitops_ml" / "build_info.json"
+
+
+def run(version: str | None = None) -> str:
+    if not paths.BENTO_METADATA.is_file():
+        raise PipelineError(f"{paths.BENTO_BUNDLE}: no model bundle; run `make repro` (or `dvc pull`) first")
+    model_tag = save_to_store()
+    commit = git_commit()
+    version = version or default_version(commit)
+    write_json(BUILD_INFO, {**commit, "model_tag": model_tag, "bento_version": version})
+    command = [
+        "bentoml",
+        "build",
+        "--bentofile",
+        str(BENTOFILE),
+        "--version",
+        version,
+        "--output",
+        "tag",
+        str(BUILD_CONTEXT),
+    ]
+    result = subprocess.run(
+        command, env={**os.environ, "GITOPS_ML_MODEL_TAG": model_tag}, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise PipelineError(f"bentoml build failed:\n{result.stdout}{result.stderr}")
+    tag = result.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+    print(f"bento: {tag} with model {model_tag}")
+    return tag
+
+
+def default_version(commit: dict[str, str]) -> str:
+    """``g<commit>`` (``-dirty`` when the work tree differs): every Bento traces back to a commit."""
+    if commit["git_commit"] == "unknown":
+        return "local"
+    return f"g{commit['git_commit'][:12]}" + ("-dirty" if commit["git_dirty"] == "true" else "")

@@ -1,0 +1,88 @@
+"""Stage 6, package: hand the trained pipeline to BentoML with everything the service must know.
+
+The DVC output is a bundle (the model file and ``metadata.json``: feature schema, classes,
+threshold, test metrics, params, data and model hashes) that is byte-identical for identical
+inputs. BentoML's own export embeds its creation time, so it could not be a reproducible DVC
+output; ``save_to_store`` turns the bundle into a BentoML model, here and wherever the bundle is
+pulled, under a version derived from the model's hash.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gitops_ml import paths
+from gitops_ml.features import feature_types
+from gitops_ml.files import read_table, write_json, write_with
+from gitops_ml.lineage import file_md5
+from gitops_ml.settings import Settings
+
+MODEL_NAME = "gitops-ml-classifier"
+MAX_LISTED_CATEGORIES = 50
+
+
+def run(settings: Settings) -> str:
+    train = read_table(paths.TRAIN_DATA)
+    write_with(paths.BENTO_MODEL_FILE, lambda tmp: shutil.copyfile(paths.MODEL, tmp))
+    write_json(paths.BENTO_METADATA, bundle_metadata(settings, train))
+    tag = save_to_store()
+    print(f"package: {paths.BENTO_BUNDLE} -> BentoML model {tag}")
+    return tag
+
+
+def bundle_metadata(settings: Settings, train: pd.DataFrame) -> dict[str, Any]:
+    from gitops_ml.train import training_params
+
+    data = settings.data
+    return {
+        "name": MODEL_NAME,
+        "model_md5": file_md5(paths.MODEL),
+        "features": feature_schema(train, settings),
+        "target": data.target,
+        "positive_class": data.positive_class,
+        "negative_class": data.negative_class,
+        "threshold": settings.evaluate.threshold,
+        "metrics": json.loads(paths.METRICS.read_text())["test"],
+        "params": training_params(settings),
+        "data": {"train_md5": file_md5(paths.TRAIN_DATA), "test_md5": file_md5(paths.TEST_DATA)},
+    }
+
+
+def feature_schema(train: pd.DataFrame, settings: Settings) -> list[dict[str, Any]]:
+    """Each feature in the model's column order, with its kind and, for categories, those seen in training."""
+    schema: list[dict[str, Any]] = []
+    for name, kind in feature_types(train, settings.data).items():
+        entry: dict[str, Any] = {"name": name, "type": kind}
+        if kind == "categorical":
+            seen = sorted(train[name].dropna().astype(str).unique())
+            entry["categories"] = seen[:MAX_LISTED_CATEGORIES]
+        schema.append(entry)
+    return schema
+
+
+def save_to_store(bundle: Path = paths.BENTO_BUNDLE) -> str:
+    """The bundle as a BentoML model ``name:<model hash>``; created once, found again afterwards."""
+    import bentoml
+
+    metadata = json.loads((bundle / "metadata.json").read_text())
+    tag = f"{metadata['name']}:{metadata['model_md5'][:20]}"
+    try:
+        bentoml.models.get(tag)
+    except bentoml.exceptions.NotFound:
+        with bentoml.models.create(tag, metadata=_without_none(metadata)) as model:
+            shutil.copyfile(bundle / "model.joblib", model.path_of("model.joblib"))
+    return tag
+
+
+def _without_none(value: Any) -> Any:
+    """BentoML's metadata takes no None: an unset parameter (``max_depth: null``) becomes "null"."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return "null" if value is None else value

@@ -1,0 +1,150 @@
+"""The BentoML service: the pipeline's model behind a typed, validated, observable HTTP API.
+
+Routes: ``POST /predict`` (adaptive batching, for one or a few records per request),
+``POST /predict_batch`` (up to ``GITOPS_ML_MAX_RECORDS`` records in one call), ``GET /model``
+(what is being served), plus BentoML's ``/docs``, ``/healthz``, ``/livez``, ``/readyz`` and
+``/metrics``. A client's mistake is answered 4xx with the field and the reason and logged as one
+line; it never produces a 500. Ships in the Bento: imports only serving packages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import bentoml
+import joblib
+from pydantic import Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gitops_ml.api_schema import Prediction, record_model, records_frame
+
+MODEL_TAG = os.environ.get("GITOPS_ML_MODEL_TAG", "gitops-ml-classifier:latest")
+MAX_RECORDS = int(os.environ.get("GITOPS_ML_MAX_RECORDS", "1000"))
+# Generous per-record allowance for JSON; a body larger than this is refused before it is parsed.
+MAX_BODY_BYTES = MAX_RECORDS * 4096
+BUILD_INFO = Path(__file__).with_name("build_info.json")
+
+model_ref = bentoml.models.BentoModel(MODEL_TAG)
+METADATA: dict[str, Any] = model_ref.stored.info.metadata
+FEATURES: list[dict[str, Any]] = METADATA["features"]
+Record = record_model(FEATURES)
+Records = Annotated[list[Record], Field(min_length=1)]  # type: ignore[valid-type]
+
+PREDICTED = bentoml.metrics.Counter(
+    name="gitops_ml_predictions", documentation="Records predicted, by predicted class", labelnames=["label"]
+)
+PROBABILITY = bentoml.metrics.Histogram(
+    name="gitops_ml_positive_probability",
+    documentation="Predicted probability of the positive class",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
+)
+
+
+class ClientErrorLogFilter(logging.Filter):
+    """BentoML logs a rejected request at ERROR with a traceback; log a client's mistake as one warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and _is_client_error(error):
+            path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg, record.args = "client error on %s: %s", (path, _one_line(error))
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _is_client_error(error: BaseException) -> bool:
+    from pydantic import ValidationError
+
+    code = getattr(getattr(error, "error_code", None), "value", 500)
+    return isinstance(error, ValidationError) or 400 <= code < 500
+
+
+def _one_line(error: BaseException) -> str:
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        return "; ".join(": ".join(filter(None, [".".join(map(str, e["loc"])), e["msg"]])) for e in errors())
+    return str(error).replace("\n", " ")
+
+
+class BodyLimit:
+    """Refuse a request body over the limit with 413 before BentoML reads it into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_bytes:
+                response = too_large(f"request body of {int(length)} bytes is over the limit of {self.max_bytes}")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def too_large(reason: str) -> JSONResponse:
+    return JSONResponse({"error": "payload too large", "detail": reason}, status_code=413)
+
+
+def model_info(_: Request) -> JSONResponse:
+    build = json.loads(BUILD_INFO.read_text()) if BUILD_INFO.is_file() else {}
+    keys = ("name", "model_md5", "target", "positive_class", "negative_class", "threshold", "metrics", "params", "data")
+    return JSONResponse(
+        {
+            "model_tag": str(model_ref.tag),
+            **{key: METADATA[key] for key in keys},
+            "features": FEATURES,
+            "build": build,
+        }
+    )
+
+
+logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorLogFilter())
+
+
+# Mounted at the root after BentoML's own routes, so it adds GET /model and shadows nothing.
+@bentoml.asgi_app(Starlette(routes=[Route("/model", model_info, methods=["GET"])]), path="/")
+@bentoml.service(name="gitops-ml-classifier", workers=1, traffic={"timeout": 30})
+class Classifier:
+    model = model_ref
+
+    def __init__(self) -> None:
+        self.pipeline = joblib.load(self.model.path_of("model.joblib"))
+        self.threshold = float(METADATA["threshold"])
+        self.labels = (METADATA["negative_class"], METADATA["positive_class"])
+
+    @bentoml.api(batchable=True, max_batch_size=256, max_latency_ms=20)
+    def predict(self, records: Records) -> list[Prediction]:
+        """Predict one or a few records per request; concurrent requests are batched together."""
+        return self._predict(records)
+
+    @bentoml.api
+    def predict_batch(self, records: Records) -> list[Prediction]:
+        """Predict up to GITOPS_ML_MAX_RECORDS records in one call."""
+        if len(records) > MAX_RECORDS:
+            # BentoML sends a returned Response as it is; the annotation documents the success case.
+            return too_large(f"records: {len(records)} records, at most {MAX_RECORDS} per request")  # type: ignore[return-value]
+        return self._predict(records)
+
+    def _predict(self, records: list[Any]) -> list[Prediction]:
+        probability = self.pipeline.predict_proba(records_frame(records, FEATURES))[:, 1]
+        predictions = []
+        for p in probability:
+            label = self.labels[int(p >= self.threshold)]
+            PREDICTED.labels(label=str(label)).inc()
+            PROBABILITY.observe(float(p))
+            predictions.append(Prediction(label=label, probability=round(float(p), 6)))
+        return predictions
+
+
+# @bentoml.service turned the class into a bentoml Service, which takes ASGI middleware.
+Classifier.add_asgi_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # type: ignore[attr-defined]

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from gitops_ml import evaluate, package, paths, split, train
+from gitops_ml.files import read_table, write_with
+from gitops_ml.lineage import file_md5
+from gitops_ml.settings import Settings
+from gitops_ml.synthetic import make_churn_table
+from tests.support import SYNTHETIC
+
+
+def test_bundle_metadata_describes_the_model_for_the_service(settings: Callable[..., Settings]) -> None:
+    config = settings(**SYNTHETIC)
+    paths.RAW_DATA.parent.mkdir(parents=True)
+    make_churn_table(800, seed=6).to_parquet(paths.RAW_DATA)
+    split.run(config)
+    train.run(config)
+    evaluate.run(config)
+    train_frame = read_table(paths.TRAIN_DATA)
+
+    metadata = package.bundle_metadata(config, train_frame)
+    write_with(paths.BENTO_METADATA, lambda tmp: tmp.write_text(json.dumps(metadata)))
+
+    assert metadata["model_md5"] == file_md5(paths.MODEL)
+    assert (metadata["positive_class"], metadata["negative_class"], metadata["threshold"]) == ("yes", "no", 0.5)
+    assert metadata["metrics"] == json.loads(paths.METRICS.read_text())["test"]
+    assert metadata["params"]["train.model"] == "logistic_regression"
+    assert metadata["data"]["train_md5"] == file_md5(paths.TRAIN_DATA)
+    features = {f["name"]: f for f in metadata["features"]}
+    assert list(features) == ["age", "tenure_months", "monthly_charges", "support_calls", "plan", "contract", "region"]
+    assert features["plan"] == {"name": "plan", "type": "categorical", "categories": ["basic", "premium", "standard"]}
+    assert features["age"] == {"name": "age", "type": "numeric"}
+
+
+def test_none_becomes_a_string_bentoml_accepts() -> None:
+    assert package._without_none({"a": None, "b": [1, None], "c": {"d": None}}) == {
+        "a": "null",
+        "b": [1, "null"],
+        "c": {"d": "null"},
+    }

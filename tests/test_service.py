@@ -1,0 +1,297 @@
+"""The real Bento over HTTP: built offline from a reproduced project, served by ``bentoml serve``.
+
+The project uses the synthetic source, so the served model has numeric and categorical features
+with missing values. The Bento is served from outside the source tree, proving it is self-contained.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+import pytest
+import yaml
+
+from gitops_ml import paths
+from tests.support import SYNTHETIC, copy_project, free_port, tool_env, write_params
+
+MAX_RECORDS = 50
+READY_SECONDS = 90
+BENTO_TAG = "gitops-ml-classifier:under-test"
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    project: Path
+    home: Path
+    log: Path
+    ready_seconds: float
+    process: subprocess.Popen[bytes]
+
+
+def request(server: Server, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(server.url + path, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    project = copy_project(tmp_path_factory.mktemp("service") / "project")
+    overrides = yaml.safe_load(yaml.safe_dump(SYNTHETIC))
+    overrides["data"]["synthetic"] = {"rows": 2_000, "seed": 3}
+    write_params(project, **overrides)
+    env = tool_env(project)
+    for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", BENTO_TAG.split(":")[1]]):
+        result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    port = free_port()
+    log = project.parent / "serve.log"
+    serve_env = {k: v for k, v in env.items() if k != "PYTHONPATH"} | {"GITOPS_ML_MAX_RECORDS": str(MAX_RECORDS)}
+    started = time.monotonic()
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            ["bentoml", "serve", BENTO_TAG, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project.parent,  # not the project: the Bento must carry its own code
+            env=serve_env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() - started > READY_SECONDS:
+                pytest.fail(f"bentoml serve did not become ready:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield Server(url, project, Path(env["BENTOML_HOME"]), log, time.monotonic() - started, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def test_records(server: Server) -> pd.DataFrame:
+    return pd.read_parquet(server.project / paths.TEST_DATA)
+
+
+def features_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Records as a client sends them: JSON null for missing values."""
+    features = frame.drop(columns=["customer_id", "churned"])
+    return json.loads(features.to_json(orient="records"))
+
+
+def test_predictions_match_the_models_in_process_predictions(server: Server, test_records: pd.DataFrame) -> None:
+    model = joblib.load(server.project / paths.MODEL)
+    expected = model.predict_proba(test_records[list(model.feature_names_in_)])[:, 1]
+    records = features_of(test_records)
+    assert test_records.drop(columns=["customer_id", "churned"]).isna().any().any()  # gaps are exercised
+
+    served: list[dict[str, Any]] = []
+    for start in range(0, len(records), MAX_RECORDS):
+        status, body = request(server, "/predict_batch", {"records": records[start : start + MAX_RECORDS]})
+        assert status == 200, body
+        served += body
+    assert [p["probability"] for p in served] == pytest.approx(list(expected), abs=1e-6)
+    assert [p["label"] for p in served] == ["yes" if p >= 0.5 else "no" for p in expected]
+
+    status, single = request(server, "/predict", {"records": records[:1]})
+    assert status == 200
+    assert single == served[:1]
+
+
+def test_an_unseen_category_is_handled_as_in_training(server: Server, test_records: pd.DataFrame) -> None:
+    record = features_of(test_records.head(1))[0]
+    status, body = request(server, "/predict", {"records": [record | {"plan": "enterprise"}, record | {"plan": None}]})
+    assert status == 200
+    assert all(0 <= p["probability"] <= 1 for p in body)
+
+
+def record_with(test_records: pd.DataFrame, **changes: Any) -> dict[str, Any]:
+    return features_of(test_records.head(1))[0] | changes
+
+
+BAD_REQUESTS: dict[str, tuple[Any, int, str]] = {
+    "missing field": ("drop:age", 400, "records.0.age"),
+    "extra field": ({"colour": "red"}, 400, "records.0.colour"),
+    "wrong type": ({"tenure_months": "long"}, 400, "records.0.tenure_months"),
+    "text for a category": ({"plan": 3}, 400, "records.0.plan"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS)
+def test_a_bad_record_is_a_4xx_naming_the_field(server: Server, test_records: pd.DataFrame, case: str) -> None:
+    change, expected_status, field = BAD_REQUESTS[case]
+    record = features_of(test_records.head(1))[0]
+    if change == "drop:age":
+        record.pop("age")
+    else:
+        record |= change
+    for path in ("/predict", "/predict_batch"):
+        status, body = request(server, path, {"records": [record]})
+        assert status == expected_status, body
+        assert field in {".".join(map(str, d["loc"])) for d in body["detail"]}
+
+
+def problems(body: dict[str, Any]) -> set[str]:
+    """Each reported problem as ``field:type`` (the field dotted, empty for the whole body)."""
+    return {".".join(map(str, d["loc"])) + ":" + d["type"] for d in body["detail"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "problem"),
+    [
+        ("NaN", b'{"records": [{"age": NaN}]}', "records.0.age:finite_number"),
+        ("infinity", b'{"records": [{"age": 1e999}]}', "records.0.age:finite_number"),
+        ("empty list", b'{"records": []}', "records:too_short"),
+        ("malformed JSON", b'{"records": [', ":json_invalid"),
+        ("not an object", b"[1, 2]", ":model_type"),
+    ],
+)
+def test_malformed_input_is_a_400_naming_the_problem(server: Server, name: str, raw: bytes, problem: str) -> None:
+    for path in ("/predict", "/predict_batch"):
+        status, body = request(server, path, raw=raw)
+        assert status == 400, (name, path, body)
+        assert problem in problems(body), (name, path, problems(body))
+
+
+def test_too_many_records_is_413(server: Server, test_records: pd.DataFrame) -> None:
+    records = features_of(test_records.head(1)) * (MAX_RECORDS + 1)
+    status, body = request(server, "/predict_batch", {"records": records})
+    assert status == 413
+    assert body["detail"] == f"records: {MAX_RECORDS + 1} records, at most {MAX_RECORDS} per request"
+    status, body = request(server, "/predict_batch", raw=b" " * (MAX_RECORDS * 4096 + 1))
+    assert status == 413
+
+
+def test_client_errors_are_logged_as_one_line_and_the_server_keeps_serving(
+    server: Server, test_records: pd.DataFrame
+) -> None:
+    request(server, "/predict", {"records": [{"age": "old"}]})
+    status, _ = request(server, "/predict", {"records": features_of(test_records.head(2))})
+    assert status == 200
+    log = server.log.read_text()
+    assert "client error on /predict: records.0.age" in log
+    assert "Traceback" not in log
+    assert not re.search(r"status=5\d\d", log)
+
+
+def scrape(server: Server) -> dict[str, float]:
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("gitops_ml_")
+    }
+
+
+def test_metrics_count_predictions_by_class_and_probability(server: Server, test_records: pd.DataFrame) -> None:
+    before = scrape(server)
+    status, body = request(server, "/predict_batch", {"records": features_of(test_records.head(10))})
+    assert status == 200
+    after = scrape(server)
+    for label in ("yes", "no"):
+        key = f'gitops_ml_predictions_total{{label="{label}"}}'
+        assert after.get(key, 0) - before.get(key, 0) == sum(p["label"] == label for p in body)
+    assert after["gitops_ml_positive_probability_count"] - before.get("gitops_ml_positive_probability_count", 0) == 10
+
+
+def test_model_route_tells_what_is_served(server: Server) -> None:
+    status, info = request(server, "/model")
+    assert status == 200
+    bundle = json.loads((server.project / paths.BENTO_METADATA).read_text())
+    assert info["model_md5"] == bundle["model_md5"]
+    assert info["metrics"] == json.loads((server.project / paths.METRICS).read_text())["test"]
+    assert (
+        info["build"]["git_commit"]
+        == subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=server.project, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
+    assert [f["name"] for f in info["features"]][:2] == ["age", "tenure_months"]
+
+
+def test_openapi_documents_the_record_fields(server: Server) -> None:
+    status, docs = request(server, "/docs.json")
+    assert status == 200
+    record = docs["components"]["schemas"]["Record"]
+    assert set(record["properties"]) >= {"age", "plan", "region"}
+    assert record["additionalProperties"] is False
+
+
+def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_ones(server: Server) -> None:
+    bento = server.home / "bentos" / "gitops-ml-classifier" / BENTO_TAG.split(":")[1]
+    manifest = yaml.safe_load((bento / "bento.yaml").read_text())
+    tag = json.loads((server.project / paths.BENTO_METADATA).read_text())["model_md5"][:20]
+    assert [m["tag"] for m in manifest["services"][0]["models"]] == [f"gitops-ml-classifier:{tag}"]
+    requirements = (bento / "env" / "python" / "requirements.txt").read_text().split()
+    pinned = [line for line in requirements if not line.startswith(("#", ";")) and "==" in line]
+    assert {"scikit-learn", "pandas", "bentoml"} <= {line.split("==")[0] for line in pinned}
+    assert not {"dvc", "mlflow", "great-expectations"} & {line.split("==")[0] for line in pinned}
+    shipped = sorted(p.relative_to(bento / "src").as_posix() for p in (bento / "src").rglob("*.py"))
+    assert shipped == ["gitops_ml/__init__.py", "gitops_ml/api_schema.py", "gitops_ml/service.py"]
+    size = sum(p.stat().st_size for p in bento.rglob("*") if p.is_file())
+    assert size < 1_000_000
+
+
+def test_served_within_seconds_of_start(server: Server) -> None:
+    # A generous bound for a loaded CI machine; `make bench` reports the measured figure.
+    assert server.ready_seconds < 30
+
+
+def test_sigterm_lets_requests_in_flight_finish(server: Server, test_records: pd.DataFrame) -> None:
+    """Runs last in this module: it stops the server."""
+    import signal
+    import threading
+
+    body = {"records": features_of(test_records.head(MAX_RECORDS))}
+    outcomes: list[tuple[float, int | str]] = []
+
+    def client() -> None:
+        try:
+            status, _ = request(server, "/predict_batch", body)
+            outcomes.append((time.monotonic(), status))
+        except (urllib.error.URLError, ConnectionError) as error:
+            outcomes.append((time.monotonic(), type(getattr(error, "reason", error)).__name__))
+
+    threads = [threading.Thread(target=client) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)
+    signalled = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    for thread in threads:
+        thread.join(timeout=60)
+
+    answered = [status for _, status in outcomes if isinstance(status, int)]
+    assert answered and set(answered) == {200}, outcomes
+    assert any(at > signalled for at, status in outcomes if status == 200), "no request was in flight at SIGTERM"
+    refused = [status for _, status in outcomes if not isinstance(status, int)]
+    assert set(refused) <= {"ConnectionRefusedError"}, refused
+    assert server.process.wait(timeout=60) == 0
