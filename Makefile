@@ -43,8 +43,8 @@ repro: setup ## Set up, check params.yaml, run the whole pipeline (dvc repro)
 bento: repro ## Reproduce if needed, then build the Bento offline (model from models/bento)
 	python -m gitops_ml bento
 
-serve: bento ## Build if needed and serve the current model on http://127.0.0.1:$(PORT)
-	bentoml serve gitops-ml-classifier:latest --host 127.0.0.1 --port $(PORT)
+serve: repro ## Build the Bento if needed and serve the current model on http://127.0.0.1:$(PORT)
+	python -m gitops_ml serve --port $(PORT)
 
 serving-requirements: $(UV) ## Re-pin src/requirements-serving.txt (the Bento's packages) from uv.lock
 	$(UV) export --frozen --only-group serving --no-hashes --no-emit-project --no-header --no-annotate \

@@ -260,6 +260,15 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
     assert size < 1_000_000
 
 
+def test_building_again_for_the_same_commit_reuses_the_bento(server: Server) -> None:
+    result = subprocess.run(
+        ["python", "-m", "gitops_ml", "bento", "--version", BENTO_TAG.split(":")[1]],
+        cwd=server.project, env=tool_env(server.project), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(f"bento: {BENTO_TAG} is up to date")
+
+
 def test_served_within_seconds_of_start(server: Server) -> None:
     # A generous bound for a loaded CI machine; `make bench` reports the measured figure.
     assert server.ready_seconds < 30

@@ -18,17 +18,32 @@ from gitops_ml.files import write_json
 from gitops_ml.lineage import git_commit
 from gitops_ml.package import save_to_store
 
+BENTO_NAME = "gitops-ml-classifier"
 BENTOFILE = Path("bentofile.yaml")
 BUILD_CONTEXT = Path("src")
 BUILD_INFO = BUILD_CONTEXT / "gitops_ml" / "build_info.json"
 
 
 def run(version: str | None = None) -> str:
+    """Build the Bento, or reuse the one already built for this commit; return its tag."""
+    import bentoml
+
     if not paths.BENTO_METADATA.is_file():
         raise PipelineError(f"{paths.BENTO_BUNDLE}: no model bundle; run `make repro` (or `dvc pull`) first")
     model_tag = save_to_store()
     commit = git_commit()
     version = version or default_version(commit)
+    tag = f"{BENTO_NAME}:{version}"
+    try:
+        existing = bentoml.get(tag)
+    except bentoml.exceptions.NotFound:
+        existing = None
+    if existing is not None:
+        # A committed tree always builds the same Bento; an uncommitted one may have changed since.
+        if not version.endswith("-dirty") and _model_of(existing) == model_tag:
+            print(f"bento: {tag} is up to date")
+            return tag
+        bentoml.delete(tag)
     write_json(BUILD_INFO, {**commit, "model_tag": model_tag, "bento_version": version})
     command = [
         "bentoml",
@@ -49,6 +64,18 @@ def run(version: str | None = None) -> str:
     tag = result.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
     print(f"bento: {tag} with model {model_tag}")
     return tag
+
+
+def serve(port: int, version: str | None = None) -> None:
+    """Build when needed, then hand this process over to ``bentoml serve`` on the loopback address."""
+    tag = run(version)
+    os.execvp("bentoml", ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)])
+
+
+def _model_of(bento: object) -> str:
+    services = getattr(getattr(bento, "info", None), "services", None) or []
+    models = [str(model.tag) for service in services for model in getattr(service, "models", [])]
+    return models[0] if models else ""
 
 
 def default_version(commit: dict[str, str]) -> str:

@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="check params.yaml and the files it names, then exit")
     bento = commands.add_parser("bento", help="build the Bento from the packaged model (offline)")
     bento.add_argument("--version", help="Bento version (default: g<commit>, -dirty when the tree differs)")
+    serve = commands.add_parser("serve", help="build the Bento when needed and serve it on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
     suggest = commands.add_parser("suggest-suite", help="draft an expectation suite from a data file")
     suggest.add_argument("--data", type=Path, required=True, help="CSV or Parquet file to describe")
     suggest.add_argument("--out", type=Path, required=True, help="where to write the suite JSON")
@@ -45,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
             from gitops_ml import bento
 
             bento.run(args.version)
+        elif args.command == "serve":
+            from gitops_ml import bento
+
+            bento.serve(args.port)
         elif args.command == "suggest-suite":
             from gitops_ml import suggest_suite
 
