@@ -260,6 +260,16 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
     assert size < 1_000_000
 
 
+def test_concurrent_clients_are_all_served(server: Server, test_records: pd.DataFrame) -> None:
+    """Adaptive batching under load: every request answered 200, none refused with 503."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"records": features_of(test_records.head(1))}
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(pool.map(lambda _: request(server, "/predict", body)[0], range(640)))
+    assert set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
+
+
 def test_building_again_for_the_same_commit_reuses_the_bento(server: Server) -> None:
     result = subprocess.run(
         ["python", "-m", "gitops_ml", "bento", "--version", BENTO_TAG.split(":")[1]],

@@ -122,7 +122,9 @@ class Classifier:
         self.threshold = float(METADATA["threshold"])
         self.labels = (METADATA["negative_class"], METADATA["positive_class"])
 
-    @bentoml.api(batchable=True, max_batch_size=256, max_latency_ms=20)
+    # BentoML answers 503 to a request it expects to miss max_latency_ms; on a busy 2-core host a
+    # tight budget refused one request in ten at 32 clients. Batches still form within milliseconds.
+    @bentoml.api(batchable=True, max_batch_size=256, max_latency_ms=5_000)
     def predict(self, records: Records) -> list[Prediction]:
         """Predict one or a few records per request; concurrent requests are batched together."""
         return self._predict(records)
@@ -137,13 +139,16 @@ class Classifier:
 
     def _predict(self, records: list[Any]) -> list[Prediction]:
         probability = self.pipeline.predict_proba(records_frame(records, FEATURES))[:, 1]
-        predictions = []
+        positive = probability >= self.threshold
+        for label, count in ((self.labels[1], int(positive.sum())), (self.labels[0], int((~positive).sum()))):
+            if count:
+                PREDICTED.labels(label=str(label)).inc(count)
         for p in probability:
-            label = self.labels[int(p >= self.threshold)]
-            PREDICTED.labels(label=str(label)).inc()
             PROBABILITY.observe(float(p))
-            predictions.append(Prediction(label=label, probability=round(float(p), 6)))
-        return predictions
+        return [
+            Prediction(label=self.labels[int(is_positive)], probability=round(float(p), 6))
+            for p, is_positive in zip(probability, positive, strict=True)
+        ]
 
 
 # @bentoml.service turned the class into a bentoml Service, which takes ASGI middleware.

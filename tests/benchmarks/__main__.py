@@ -6,18 +6,27 @@ import json
 import os
 import platform
 import sys
+import tempfile
+from pathlib import Path
 
-from tests.benchmarks import pipeline
+from tests.benchmarks import pipeline, service
 from tests.support import ROOT
 
 OUTPUT = ROOT / "reports" / "bench.json"
 
 
+SUITES = {"pipeline": pipeline.run, "service": service.run}
+
+
 def main() -> int:
-    results = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "pipeline": pipeline.run(),
-    }
+    """``python -m tests.benchmarks [pipeline|service ...]``: the named suites, or all of them."""
+    chosen = sys.argv[1:] or list(SUITES)
+    # Running some suites keeps the other suites' last figures.
+    results: dict[str, object] = json.loads(OUTPUT.read_text()) if OUTPUT.is_file() else {}
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        for name in chosen:
+            results[name] = SUITES[name](Path(scratch) / name)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {OUTPUT.relative_to(ROOT)}")

@@ -10,7 +10,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,14 +29,13 @@ TARGETS = {
 }
 
 
-def run() -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-        folder = Path(scratch)
-        results: dict[str, Any] = {"targets": TARGETS, "install_seconds": install_seconds(folder)}
-        project = copy_project(folder / "default")
-        results["full_repro_seconds"] = timed(project, "dvc", "repro")
-        results["noop"] = noop_against_status(project)
-        results["synthetic"] = {str(rows): synthetic_run(folder / f"rows-{rows}", rows) for rows in SCALES}
+def run(folder: Path) -> dict[str, Any]:
+    folder.mkdir(parents=True)
+    results: dict[str, Any] = {"targets": TARGETS, "install_seconds": install_seconds(folder)}
+    project = copy_project(folder / "default")
+    results["full_repro_seconds"] = timed(project, "dvc", "repro")
+    results["noop"] = noop_against_status(project)
+    results["synthetic"] = {str(rows): synthetic_run(folder / f"rows-{rows}", rows) for rows in SCALES}
     results["scaling"] = scaling(results["synthetic"])
     print_table(results)
     return results

@@ -1,0 +1,216 @@
+"""Service benchmark: our Bento against a minimal Starlette app and the in-process model, in one run.
+
+Both servers run one worker on this machine and serve the same model; the load comes from an
+asyncio client on the same host, so the ratios matter more than the absolute figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import joblib
+import pandas as pd
+
+from gitops_ml import paths
+from tests.support import copy_project, free_port, tool_env
+
+CONCURRENCY = (1, 8, 32)
+SECONDS_PER_LEVEL = 8.0
+BATCH_ROWS = 1_000
+TARGETS = {"p50_ratio": 1.5, "throughput_ratio_c32": 0.7, "batch_rows_per_second": 50_000, "ready_seconds": 5.0,
+           "bento_bytes": 1_000_000}  # fmt: skip
+
+
+def run(folder: Path) -> dict[str, Any]:
+    project = copy_project(folder / "service")
+    env = tool_env(project)
+    for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", "bench"]):
+        subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+    test = pd.read_parquet(project / paths.TEST_DATA)
+    features = test.drop(columns=["sample_id", "diagnosis"])
+    record = json.loads(features.head(1).to_json(orient="records"))
+    batch = json.loads(
+        pd.concat([features] * (BATCH_ROWS // len(features) + 1)).head(BATCH_ROWS).to_json(orient="records")
+    )
+    serve_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+
+    results: dict[str, Any] = {"targets": TARGETS}
+    results["ready_seconds"] = statistics.median(time_to_ready(serve_env, folder) for _ in range(3))
+    bento = Path(env["BENTOML_HOME"]) / "bentos" / "gitops-ml-classifier" / "bench"
+    results["bento_bytes"] = sum(p.stat().st_size for p in bento.rglob("*") if p.is_file())
+    results["in_process"] = in_process(project / paths.MODEL, features.head(1))
+
+    minimal_cmd = [sys.executable, "-m", "uvicorn", "tests.benchmarks.minimal_app:app", "--workers", "1",
+                   "--log-level", "warning"]  # fmt: skip
+    minimal_env = {**os.environ, "GITOPS_ML_BENCH_MODEL": str(project / paths.MODEL)}
+    with server([*minimal_cmd, "--port", "{port}", "--host", "127.0.0.1"], minimal_env, Path.cwd(), "/predict") as url:
+        results["minimal_app"] = load_levels(url + "/predict", {"records": record})
+    ours_cmd = ["bentoml", "serve", "gitops-ml-classifier:bench", "--host", "127.0.0.1", "--port", "{port}"]
+    # Access logs off, as for the minimal app (uvicorn at warning level); a dashed name needs quotes.
+    quiet = serve_env | {"BENTOML_CONFIG_OPTIONS": 'services."gitops-ml-classifier".logging.access.enabled=false'}
+    with server(ours_cmd, quiet, folder, "/readyz") as url:
+        results["service"] = load_levels(url + "/predict", {"records": record})
+        results["batch"] = batch_throughput(url + "/predict_batch", {"records": batch})
+    results["ratios"] = ratios(results)
+    print_table(results)
+    return results
+
+
+def time_to_ready(env: dict[str, str], cwd: Path) -> float:
+    port = free_port()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        ["bentoml", "serve", "gitops-ml-classifier:bench", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/readyz", process)
+        return round(time.monotonic() - started, 2)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], cwd: Path, probe: str) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [part.replace("{port}", str(port)) for part in command],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url + probe, process, method="GET" if probe == "/readyz" else "POST")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], method: str = "GET") -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            data = b'{"records": []}' if method == "POST" else None
+            with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: up
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} not up after 120 s")
+
+
+def in_process(model_path: Path, one_row: pd.DataFrame) -> dict[str, float]:
+    model = joblib.load(model_path)
+    frame = one_row[list(model.feature_names_in_)]
+    latencies = []
+    deadline = time.monotonic() + SECONDS_PER_LEVEL / 2
+    while time.monotonic() < deadline:
+        start = time.perf_counter()
+        model.predict_proba(frame)
+        latencies.append(time.perf_counter() - start)
+    return summary(latencies, sum(latencies))
+
+
+def load_levels(url: str, body: dict[str, Any]) -> dict[str, dict[str, float]]:
+    return {str(level): asyncio.run(load(url, body, level)) for level in CONCURRENCY}
+
+
+async def load(url: str, body: dict[str, Any], concurrency: int) -> dict[str, float]:
+    payload = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    latencies: list[float] = []
+    failures = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        for _ in range(concurrency * 5):  # warm-up: connections open, batching settled
+            await client.post(url, content=payload, headers=headers)
+        deadline = time.monotonic() + SECONDS_PER_LEVEL
+
+        async def worker() -> None:
+            nonlocal failures
+            while time.monotonic() < deadline:
+                start = time.perf_counter()
+                response = await client.post(url, content=payload, headers=headers)
+                latencies.append(time.perf_counter() - start)
+                failures += response.status_code != 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return summary(latencies, elapsed) | {"failures": failures}
+
+
+def batch_throughput(url: str, body: dict[str, Any]) -> dict[str, float]:
+    payload = json.dumps(body).encode()
+    latencies = []
+    with httpx.Client(timeout=60) as client:
+        for round_ in range(22):
+            start = time.perf_counter()
+            response = client.post(url, content=payload, headers={"Content-Type": "application/json"})
+            if round_ >= 2:  # two warm-up rounds
+                latencies.append(time.perf_counter() - start)
+            response.raise_for_status()
+    median = statistics.median(latencies)
+    return {"rows": BATCH_ROWS, "p50_ms": round(median * 1000, 2), "rows_per_second": round(BATCH_ROWS / median)}
+
+
+def summary(latencies: list[float], elapsed: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "requests": len(ordered),
+        "p50_ms": round(ordered[len(ordered) // 2] * 1000, 2),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+        "requests_per_second": round(len(ordered) / elapsed, 1),
+    }
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float]:
+    ours, floor = results["service"], results["minimal_app"]
+    figures: dict[str, float] = {}
+    for c in CONCURRENCY:
+        mine, base = ours[str(c)], floor[str(c)]
+        figures[f"p50_ratio_c{c}"] = round(mine["p50_ms"] / base["p50_ms"], 2)
+        figures[f"throughput_ratio_c{c}"] = round(mine["requests_per_second"] / base["requests_per_second"], 2)
+    return figures
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print("\nService benchmark (single record per request; client on the same 2 cores)")
+    print(f"{'':<22}{'conc.':>6}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'fails':>7}")
+    for name in ("service", "minimal_app"):
+        for level, row in results[name].items():
+            print(
+                f"{name:<22}{level:>6}{row['p50_ms']:>9}{row['p99_ms']:>9}{row['requests_per_second']:>9}{row['failures']:>7}"
+            )
+    row = results["in_process"]
+    print(
+        f"{'in-process predict':<22}{'1':>6}{row['p50_ms']:>9}{row['p99_ms']:>9}{row['requests_per_second']:>9}{'':>7}"
+    )
+    r, t = results["ratios"], TARGETS
+    print(
+        "\np50 vs minimal app: "
+        + ", ".join(f"c{c} {r[f'p50_ratio_c{c}']}x" for c in CONCURRENCY)
+        + f" (target <= {t['p50_ratio']}x)"
+    )
+    print("throughput vs minimal app: " + ", ".join(f"c{c} {r[f'throughput_ratio_c{c}']}x" for c in CONCURRENCY)
+          + f" (target at c32 >= {t['throughput_ratio_c32']}x)")  # fmt: skip
+    batch = results["batch"]
+    print(f"1,000-record batch: p50 {batch['p50_ms']} ms, {batch['rows_per_second']:,} rows/s (target >= 50,000)")
+    print(f"ready after {results['ready_seconds']} s (target <= 5); Bento without the model: "
+          f"{results['bento_bytes']:,} bytes (target < 1,000,000)")  # fmt: skip
