@@ -146,7 +146,11 @@ async def load(url: str, body: dict[str, Any], concurrency: int) -> dict[str, fl
             nonlocal failures
             while time.monotonic() < deadline:
                 start = time.perf_counter()
-                response = await client.post(url, content=payload, headers=headers)
+                try:
+                    response = await client.post(url, content=payload, headers=headers)
+                except httpx.HTTPError:  # a dropped connection counts against the server, not the run
+                    failures += 1
+                    continue
                 latencies.append(time.perf_counter() - start)
                 failures += response.status_code != 200
 
