@@ -79,6 +79,26 @@ def git(folder: Path, *args: str) -> str:
     ).stdout
 
 
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
+    """Poll ``url`` until it answers 200; fail the test with the server's log if it exits or times out."""
+    import time
+    import urllib.request
+
+    import pytest
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{url} did not become healthy:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
 def free_port() -> int:
     import socket
 

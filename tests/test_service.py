@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from gitops_ml import paths
-from tests.support import SYNTHETIC, copy_project, free_port, tool_env, write_params
+from tests.support import SYNTHETIC, copy_project, free_port, tool_env, wait_until_healthy, write_params
 
 MAX_RECORDS = 50
 READY_SECONDS = 90
@@ -79,16 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() - started > READY_SECONDS:
-                pytest.fail(f"bentoml serve did not become ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        wait_until_healthy(f"{url}/readyz", process, log, READY_SECONDS)
         yield Server(url, project, Path(env["BENTOML_HOME"]), log, time.monotonic() - started, process)
     finally:
         process.terminate()

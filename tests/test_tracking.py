@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from gitops_ml import evaluate, paths, split, train
 from gitops_ml.lineage import file_md5
 from gitops_ml.settings import Settings
 from gitops_ml.synthetic import make_churn_table
-from tests.support import SYNTHETIC, free_port, git
+from tests.support import SYNTHETIC, free_port, git, wait_until_healthy
 
 STARTUP_SECONDS = 90
 
@@ -37,18 +35,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ]
     server = subprocess.Popen([*command, *stores], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                tail = (folder / "server.log").read_text()[-3000:]
-                pytest.fail(f"mlflow server did not become healthy:\n{tail}")
-            time.sleep(0.25)
+        wait_until_healthy(f"{url}/health", server, folder / "server.log", STARTUP_SECONDS)
         yield url
     finally:
         server.terminate()
