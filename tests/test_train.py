@@ -8,7 +8,7 @@ import pytest
 
 from gitops_ml import paths, train
 from gitops_ml.features import feature_types
-from gitops_ml.settings import Settings
+from gitops_ml.settings import Settings, training_params
 from gitops_ml.synthetic import make_churn_table
 from tests.support import SYNTHETIC
 
@@ -39,7 +39,7 @@ def test_mixed_type_pipeline_learns_and_survives_unseen_categories_and_gaps(
 
 
 def test_training_params_hold_the_selected_family_only(settings: Callable[..., Settings]) -> None:
-    flat = train.training_params(settings(train={"model": "gradient_boosting"}))
+    flat = training_params(settings(train={"model": "gradient_boosting"}))
     assert flat["train.gradient_boosting.learning_rate"] == 0.1
     assert not any(key.startswith("train.logistic_regression") for key in flat)
     assert flat["train.preprocess.numeric_imputation"] == "median"

@@ -20,7 +20,7 @@ from gitops_ml import paths
 from gitops_ml.features import feature_types
 from gitops_ml.files import read_table, write_json, write_with
 from gitops_ml.lineage import file_md5
-from gitops_ml.settings import Settings
+from gitops_ml.settings import Settings, training_params
 
 MODEL_NAME = "gitops-ml-classifier"
 MAX_LISTED_CATEGORIES = 50
@@ -36,8 +36,6 @@ def run(settings: Settings) -> str:
 
 
 def bundle_metadata(settings: Settings, train: pd.DataFrame) -> dict[str, Any]:
-    from gitops_ml.train import training_params
-
     data = settings.data
     return {
         "name": MODEL_NAME,

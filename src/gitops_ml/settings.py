@@ -128,6 +128,23 @@ class Settings(Section):
     tracking: TrackingSettings = TrackingSettings()
 
 
+def training_params(settings: Settings) -> dict[str, Any]:
+    """The knobs that shaped this model, flattened to MLflow's dotted keys."""
+    flat: dict[str, Any] = {
+        "data.source": settings.data.source,
+        "split.test_size": settings.split.test_size,
+        "split.seed": settings.split.seed,
+        "train.model": settings.train.model,
+        "train.seed": settings.train.seed,
+    }
+    for block, values in (
+        ("preprocess", settings.train.preprocess),
+        (settings.train.model, settings.train.hyperparameters),
+    ):
+        flat |= {f"train.{block}.{key}": value for key, value in values.model_dump().items()}
+    return flat
+
+
 def load_settings(path: Path = PARAMS_FILE, *, check_files: bool = True) -> Settings:
     """Read and check ``params.yaml``; raise SettingsError naming the key at fault.
 

@@ -19,7 +19,7 @@ from gitops_ml.features import feature_types
 from gitops_ml.files import read_table, write_with
 from gitops_ml.lineage import file_md5, git_commit
 from gitops_ml.metrics import classification_metrics
-from gitops_ml.settings import FeatureType, Settings, TrainSettings
+from gitops_ml.settings import FeatureType, Settings, TrainSettings, training_params
 
 # What loading the logged model needs; pinned to this environment so MLflow need not guess.
 SERVING_PACKAGES = ("scikit-learn", "pandas", "numpy", "scipy", "skops")
@@ -129,20 +129,3 @@ def signature_sample(features: pd.DataFrame) -> pd.DataFrame:
     sample = features.head(100)
     integers = sample.select_dtypes("integer").columns
     return sample.astype(dict.fromkeys(integers, "float64"))
-
-
-def training_params(settings: Settings) -> dict[str, Any]:
-    """The knobs that shaped this model, flattened to MLflow's dotted keys."""
-    flat: dict[str, Any] = {
-        "data.source": settings.data.source,
-        "split.test_size": settings.split.test_size,
-        "split.seed": settings.split.seed,
-        "train.model": settings.train.model,
-        "train.seed": settings.train.seed,
-    }
-    for block, values in (
-        ("preprocess", settings.train.preprocess),
-        (settings.train.model, settings.train.hyperparameters),
-    ):
-        flat |= {f"train.{block}.{key}": value for key, value in values.model_dump().items()}
-    return flat

@@ -18,7 +18,7 @@ import yaml
 
 from tests.support import ROOT, SYNTHETIC, copy_project, tool_env, write_params
 
-STAGES = ("ingest", "validate", "split", "train", "evaluate")
+STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
 SCALES = (100_000, 1_000_000)
 NOOP_ROUNDS = 5
 TARGETS = {
@@ -118,11 +118,11 @@ def print_table(results: dict[str, Any]) -> None:
     ]
     for label, value, target in rows:
         print(f"{label:<44}{value:>12}{target:>12}")
-    print(f"\n{'synthetic rows':<16}" + "".join(f"{stage:>16}" for stage in (*STAGES, "total")))
+    print(f"\n{'synthetic rows':<16}" + "".join(f"{stage:>15}" for stage in (*STAGES, "total")))
     for rows_count, run_result in results["synthetic"].items():
         cells = [f"{s['seconds']:.1f}s {s['peak_mb']}MB" for s in run_result["stages"].values()]
         cells.append(f"{run_result['total_seconds']:.1f}s {run_result['peak_mb']}MB")
-        print(f"{int(rows_count):<16,}" + "".join(f"{cell:>16}" for cell in cells))
+        print(f"{int(rows_count):<16,}" + "".join(f"{cell:>15}" for cell in cells))
     scale = results["scaling"]
     print(
         f"\n{scale['rows_ratio']:.0f}x rows took {scale['time_ratio']}x time and {scale['memory_ratio']}x peak memory "
