@@ -5,11 +5,12 @@ Kept free of training-only imports: this module ships in the Bento.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Number = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -37,6 +38,11 @@ def record_model(features: list[dict[str, Any]]) -> type[BaseModel]:
 
 def records_frame(records: list[BaseModel], features: list[dict[str, Any]]) -> pd.DataFrame:
     """The records as the frame the pipeline was trained on: floats with NaN, text with NaN for missing."""
+    # Imported here, not at module level: BentoML's launcher imports this module only to read the
+    # service definition, and pandas would add most of a second to every start.
+    import numpy as np
+    import pandas as pd
+
     rows = [record.model_dump(by_alias=True) for record in records]
     columns = {}
     for feature in features:

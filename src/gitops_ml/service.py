@@ -95,15 +95,18 @@ def too_large(reason: str) -> JSONResponse:
     return JSONResponse({"error": "payload too large", "detail": reason}, status_code=413)
 
 
+# Written by `python -m gitops_ml bento` and fixed for the Bento's life: read once.
+BUILD: dict[str, Any] = json.loads(BUILD_INFO.read_text()) if BUILD_INFO.is_file() else {}
+
+
 def model_info(_: Request) -> JSONResponse:
-    build = json.loads(BUILD_INFO.read_text()) if BUILD_INFO.is_file() else {}
     keys = ("name", "model_md5", "target", "positive_class", "negative_class", "threshold", "metrics", "params", "data")
     return JSONResponse(
         {
             "model_tag": str(model_ref.tag),
             **{key: METADATA[key] for key in keys},
             "features": FEATURES,
-            "build": build,
+            "build": BUILD,
         }
     )
 
