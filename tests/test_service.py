@@ -111,9 +111,9 @@ def test_predictions_match_the_models_in_process_predictions(server: Server, tes
     assert [p["probability"] for p in served] == pytest.approx(list(expected), abs=1e-6)
     assert [p["label"] for p in served] == ["yes" if p >= 0.5 else "no" for p in expected]
 
-    status, single = request(server, "/predict", {"records": records[:1]})
-    assert status == 200
-    assert single == served[:1]
+    for path, one_record in (("/predict", records[0]), ("/predict", records[:1]), ("/predict_batch", records[:1])):
+        status, single = request(server, path, {"records": one_record})
+        assert (status, single) == (200, served[:1])
 
 
 def test_an_unseen_category_is_handled_as_in_training(server: Server, test_records: pd.DataFrame) -> None:
@@ -143,8 +143,8 @@ def test_a_bad_record_is_a_4xx_naming_the_field(server: Server, test_records: pd
         record.pop("age")
     else:
         record |= change
-    for path in ("/predict", "/predict_batch"):
-        status, body = request(server, path, {"records": [record]})
+    for path, records in (("/predict", [record]), ("/predict", record), ("/predict_batch", [record])):
+        status, body = request(server, path, {"records": records})
         assert status == expected_status, body
         assert field in {".".join(map(str, d["loc"])) for d in body["detail"]}
 
@@ -234,6 +234,8 @@ def test_openapi_documents_the_record_fields(server: Server) -> None:
     record = docs["components"]["schemas"]["Record"]
     assert set(record["properties"]) >= {"age", "plan", "region"}
     assert record["additionalProperties"] is False
+    body = docs["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["records"]["description"].startswith("one record, or a list of records")
 
 
 def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_ones(server: Server) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,9 +31,30 @@ def record_model(features: list[dict[str, Any]]) -> type[BaseModel]:
         description = f"{feature['type']} feature"
         if feature.get("categories"):
             description += "; seen in training: " + ", ".join(feature["categories"])
-        fields[f"feature_{index}"] = (kind | None, Field(alias=feature["name"], description=description))
+        fields[_field(index)] = (kind | None, Field(alias=feature["name"], description=description))
     config = ConfigDict(extra="forbid", populate_by_name=False)
     return create_model("Record", __config__=config, **fields)
+
+
+def records_type(record: type[BaseModel]) -> Any:
+    """The request body's ``records``: one record, or a non-empty list of them (always a list once validated).
+
+    A list either way, so BentoML's adaptive batching can join concurrent requests.
+    """
+    return Annotated[
+        list[record],  # type: ignore[valid-type]
+        BeforeValidator(_one_or_many, json_schema_input_type=record | list[record]),  # type: ignore[valid-type]
+        Field(min_length=1, description="one record, or a list of records; one prediction per record, in order"),
+    ]
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+def _field(index: int) -> str:
+    # Python-safe field names; the column names, which may be anything, are the aliases.
+    return f"feature_{index}"
 
 
 def records_frame(records: list[BaseModel], features: list[dict[str, Any]]) -> pd.DataFrame:
@@ -43,13 +64,10 @@ def records_frame(records: list[BaseModel], features: list[dict[str, Any]]) -> p
     import numpy as np
     import pandas as pd
 
-    rows = [record.model_dump(by_alias=True) for record in records]
     columns = {}
-    for feature in features:
-        name = feature["name"]
-        values = [row[name] for row in rows]
-        if feature["type"] == "numeric":
-            columns[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
-        else:
-            columns[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
-    return pd.DataFrame(columns)
+    for index, feature in enumerate(features):
+        field = _field(index)
+        values = [getattr(record, field) for record in records]
+        dtype = float if feature["type"] == "numeric" else object
+        columns[feature["name"]] = np.array([np.nan if v is None else v for v in values], dtype=dtype)
+    return pd.DataFrame(columns, copy=False)

@@ -47,7 +47,14 @@ def run(folder: Path) -> dict[str, Any]:
     serve_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
 
     results: dict[str, Any] = {"targets": TARGETS}
-    results["ready_seconds"] = statistics.median(time_to_ready(serve_env, folder) for _ in range(3))
+    ours_cmd = ["bentoml", "serve", "gitops-ml-classifier:bench", "--host", "127.0.0.1", "--port", "{port}"]
+    floor_cmd = ["bentoml", "serve", "tests.benchmarks.startup_floor:StartupFloor", "--host", "127.0.0.1",
+                 "--port", "{port}"]  # fmt: skip
+    ready, floor = [], []
+    for _ in range(3):  # interleaved, so both see the same load on the machine
+        ready.append(time_to_ready(ours_cmd, serve_env, folder))
+        floor.append(time_to_ready(floor_cmd, serve_env, Path.cwd()))
+    results["ready_seconds"], results["ready_floor_seconds"] = statistics.median(ready), statistics.median(floor)
     bento = Path(env["BENTOML_HOME"]) / "bentos" / "gitops-ml-classifier" / "bench"
     results["bento_bytes"] = sum(p.stat().st_size for p in bento.rglob("*") if p.is_file())
     results["in_process"] = in_process(project / paths.MODEL, features.head(1))
@@ -57,7 +64,6 @@ def run(folder: Path) -> dict[str, Any]:
     minimal_env = {**os.environ, "GITOPS_ML_BENCH_MODEL": str(project / paths.MODEL)}
     with server([*minimal_cmd, "--port", "{port}", "--host", "127.0.0.1"], minimal_env, Path.cwd(), "/predict") as url:
         results["minimal_app"] = load_levels(url + "/predict", {"records": record})
-    ours_cmd = ["bentoml", "serve", "gitops-ml-classifier:bench", "--host", "127.0.0.1", "--port", "{port}"]
     # Access logs off, as for the minimal app (uvicorn at warning level); a dashed name needs quotes.
     quiet = serve_env | {"BENTOML_CONFIG_OPTIONS": 'services."gitops-ml-classifier".logging.access.enabled=false'}
     with server(ours_cmd, quiet, folder, "/readyz") as url:
@@ -68,19 +74,10 @@ def run(folder: Path) -> dict[str, Any]:
     return results
 
 
-def time_to_ready(env: dict[str, str], cwd: Path) -> float:
-    port = free_port()
+def time_to_ready(command: list[str], env: dict[str, str], cwd: Path) -> float:
     started = time.monotonic()
-    process = subprocess.Popen(
-        ["bentoml", "serve", "gitops-ml-classifier:bench", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/readyz", process)
+    with server(command, env, cwd, "/readyz"):
         return round(time.monotonic() - started, 2)
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 @contextmanager
@@ -216,5 +213,6 @@ def print_table(results: dict[str, Any]) -> None:
           + f" (target at c32 >= {t['throughput_ratio_c32']}x)")  # fmt: skip
     batch = results["batch"]
     print(f"1,000-record batch: p50 {batch['p50_ms']} ms, {batch['rows_per_second']:,} rows/s (target >= 50,000)")
-    print(f"ready after {results['ready_seconds']} s (target <= 5); Bento without the model: "
-          f"{results['bento_bytes']:,} bytes (target < 1,000,000)")  # fmt: skip
+    print(f"ready after {results['ready_seconds']} s (target <= 5); a BentoML service that only imports "
+          f"scikit-learn: {results['ready_floor_seconds']} s")  # fmt: skip
+    print(f"Bento without the model: {results['bento_bytes']:,} bytes (target < 1,000,000)")
