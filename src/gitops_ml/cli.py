@@ -30,6 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     bento.add_argument("--version", help="Bento version (default: g<commit>, -dirty when the tree differs)")
     serve = commands.add_parser("serve", help="build the Bento when needed and serve it on 127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    report = commands.add_parser("report", help="compare this branch's pipeline results with a base branch's")
+    report.add_argument("--base", default="origin/main", help="git revision to compare with (default: %(default)s)")
+    report.add_argument("--out", type=Path, default=Path("reports/pr"), help="report folder (default: %(default)s)")
+    report.add_argument(
+        "--repro-outcome", choices=["success", "failure"], default="success", help="how `dvc repro` ended"
+    )
+    report.add_argument("--repro-log", type=Path, help="dvc repro's output, to name the stage that failed")
+    report.add_argument("--pr-number", help="pull request number, written beside the report for the comment job")
     suggest = commands.add_parser("suggest-suite", help="draft an expectation suite from a data file")
     suggest.add_argument("--data", type=Path, required=True, help="CSV or Parquet file to describe")
     suggest.add_argument("--out", type=Path, required=True, help="where to write the suite JSON")
@@ -40,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(args.params, check_files=args.command != "suggest-suite")
+        settings = load_settings(args.params, check_files=args.command not in ("suggest-suite", "report"))
         if args.command == "check":
             print(f"{args.params}: ok")
         elif args.command == "bento":
@@ -51,6 +59,17 @@ def main(argv: list[str] | None = None) -> int:
             from gitops_ml import bento
 
             bento.serve(args.port)
+        elif args.command == "report":
+            from gitops_ml import report
+
+            report.run(
+                settings,
+                args.base,
+                args.out,
+                repro_succeeded=args.repro_outcome == "success",
+                repro_log=args.repro_log,
+                pr_number=args.pr_number,
+            )
         elif args.command == "suggest-suite":
             from gitops_ml import suggest_suite
 

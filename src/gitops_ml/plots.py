@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,19 +63,22 @@ def render_pngs(
         if name in ("roc", "calibration"):
             ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
         ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=(0, 1), ylim=(0, 1.02))
-        _save(fig, out_dir / f"{name}.png")
+        save_figure(fig, out_dir / f"{name}.png")
 
-    counts = confusion_matrix(actual, predicted, labels=labels)
     fig, ax = plt.subplots(figsize=(4.5, 4), dpi=100)
+    draw_confusion_matrix(ax, confusion_matrix(actual, predicted, labels=labels), labels, "Confusion matrix")
+    save_figure(fig, out_dir / "confusion_matrix.png")
+
+
+def draw_confusion_matrix(ax: Any, counts: np.ndarray, labels: list[str], title: str) -> None:
     ax.imshow(counts, cmap="Blues")
     for (row, col), count in np.ndenumerate(counts):
         ax.text(col, row, str(count), ha="center", va="center", color="black")
     ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels, yticklabels=labels)
-    ax.set(xlabel="Predicted", ylabel="Actual", title="Confusion matrix")
-    _save(fig, out_dir / "confusion_matrix.png")
+    ax.set(xlabel="Predicted", ylabel="Actual", title=title)
 
 
-def _save(fig: object, path: Path) -> None:
+def save_figure(fig: object, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()  # type: ignore[attr-defined]

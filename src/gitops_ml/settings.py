@@ -119,6 +119,33 @@ class TrackingSettings(Section):
     default_uri: str = "sqlite:///mlflow.db"
 
 
+MetricName = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "log_loss"]
+
+
+class CompareSettings(Section):
+    """How a pull request's model is judged against the base branch's."""
+
+    thresholds: dict[MetricName, Annotated[float, Field(ge=0)]] = {"roc_auc": 0.005, "f1": 0.01}
+    shown: tuple[MetricName, ...] = (
+        "roc_auc",
+        "average_precision",
+        "f1",
+        "precision",
+        "recall",
+        "accuracy",
+        "log_loss",
+    )
+    bootstrap_rounds: Annotated[int, Field(ge=100, le=100_000)] = 2_000
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _decides_on_something(self) -> CompareSettings:
+        if not self.thresholds:
+            raise ValueError("thresholds must name at least one metric, or no change could be judged")
+        return self
+
+
 class Settings(Section):
     data: DataSettings
     validate_: ValidateSettings = Field(alias="validate")
@@ -126,6 +153,7 @@ class Settings(Section):
     train: TrainSettings = TrainSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
     tracking: TrackingSettings = TrackingSettings()
+    compare: CompareSettings = CompareSettings()
 
 
 def training_params(settings: Settings) -> dict[str, Any]:

@@ -1,0 +1,234 @@
+"""The pull-request report: this branch's pipeline results against the base branch's, as Markdown.
+
+``python -m gitops_ml report --base origin/main`` runs the same on a laptop as in CI. The base
+side is read from git (metrics, predictions, params and validation report are committed, so no
+DVC remote is needed); this side from the work tree that ``dvc repro`` just produced. A failed
+repro still gives a report, which names the stage that failed and shows what is known.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from gitops_ml import paths
+from gitops_ml.compare import MetricChange, Predictions, compare, paired_bootstrap, same_test_set
+from gitops_ml.errors import PipelineError
+from gitops_ml.files import write_text
+from gitops_ml.settings import PARAMS_FILE, Settings
+
+REPORT = "report.md"
+REPORT_WITHOUT_IMAGES = "report-no-images.md"
+PR_NUMBER_FILE = "pr-number.txt"
+FAILED_STAGE = re.compile(r"failed to reproduce '([^']+)'")
+# Stages after which reports/validation/ is this run's own (validate writes it even when it fails).
+VALIDATED_BY = ("validate", "split", "train", "evaluate", "package")
+
+
+@dataclass(frozen=True)
+class Side:
+    """What one branch's pipeline produced; None where it has nothing (no run yet, or a failed stage)."""
+
+    metrics: dict[str, float] | None = None
+    predictions: Predictions | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the reproduction went on this branch."""
+
+    failed_stage: str | None = None  # None: it succeeded
+    log_tail: str = ""
+    lock_matches: bool | None = None  # None: unknown (the run failed)
+    validation_markdown: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    base_name: str
+    base: Side
+    new: Side
+    outcome: Outcome
+    changes: list[MetricChange]
+    same_test_set: bool
+    changed_params: list[tuple[str, Any, Any]]
+    links: list[tuple[str, str]]
+    confidence: float
+
+
+def run(
+    settings: Settings,
+    base_ref: str,
+    out_dir: Path,
+    *,
+    repro_succeeded: bool = True,
+    repro_log: Path | None = None,
+    pr_number: str | None = None,
+) -> Report:
+    from gitops_ml.report_figures import render_comparison
+    from gitops_ml.report_render import render
+
+    if pr_number is not None and not pr_number.isdigit():
+        raise PipelineError(f"--pr-number: expected digits, got {pr_number!r}")
+    outcome = reproduction_outcome(repro_succeeded, repro_log)
+    base = side_at_revision(base_ref, settings)
+    new = side_in_work_tree(settings) if outcome.failed_stage is None else Side(params=_params(PARAMS_FILE.read_text()))
+    report = build(settings, base_ref.removeprefix("origin/"), base, new, outcome)
+    figures = render_comparison(base, new, settings, out_dir, base_name=report.base_name)
+    write_text(out_dir / REPORT, render(report, figures))
+    write_text(out_dir / REPORT_WITHOUT_IMAGES, render(report, []))
+    if pr_number is not None:
+        write_text(out_dir / PR_NUMBER_FILE, pr_number + "\n")
+    print(f"report: {report_headline(report)} -> {out_dir / REPORT}")
+    return report
+
+
+def build(settings: Settings, base_name: str, base: Side, new: Side, outcome: Outcome) -> Report:
+    compared = settings.compare
+    matched = base.predictions is not None and new.predictions is not None
+    matched = matched and same_test_set(base.predictions, new.predictions)  # type: ignore[arg-type]
+    intervals = None
+    if matched:
+        intervals = paired_bootstrap(
+            base.predictions,  # type: ignore[arg-type]
+            new.predictions,  # type: ignore[arg-type]
+            sorted(set(compared.shown) | set(compared.thresholds)),
+            rounds=compared.bootstrap_rounds,
+            confidence=compared.confidence,
+            seed=compared.seed,
+        )
+    thresholds = cast(dict[str, float], compared.thresholds)
+    changes = compare(base.metrics or {}, new.metrics or {}, list(compared.shown), thresholds, intervals)
+    return Report(
+        base_name=base_name,
+        base=base,
+        new=new,
+        outcome=outcome,
+        changes=changes,
+        same_test_set=matched,
+        changed_params=changed_params(base.params, new.params),
+        links=links(settings),
+        confidence=compared.confidence,
+    )
+
+
+def report_headline(report: Report) -> str:
+    from gitops_ml.report_render import headline
+
+    return headline(report)
+
+
+def reproduction_outcome(succeeded: bool, repro_log: Path | None) -> Outcome:
+    """What the reproduction left: the failed stage (from DVC's log), the log's tail, the validation summary."""
+    text = repro_log.read_text(errors="replace") if repro_log and repro_log.is_file() else ""
+    stage = None
+    if not succeeded:
+        found = FAILED_STAGE.search(text)
+        stage = found.group(1) if found else "unknown"
+    validation = None
+    if (stage is None or stage in VALIDATED_BY) and paths.VALIDATION_MARKDOWN.is_file():
+        validation = paths.VALIDATION_MARKDOWN.read_text()
+    tail = "\n".join(text.strip().splitlines()[-15:]) if stage else ""
+    return Outcome(stage, tail, None if stage else lock_matches(), validation)
+
+
+def lock_matches() -> bool:
+    """Whether the reproduction left dvc.lock as committed (else the branch's results were not committed)."""
+    return not _git("status", "--porcelain", "--", "dvc.lock").strip()
+
+
+def side_in_work_tree(settings: Settings) -> Side:
+    return Side(
+        metrics=json.loads(paths.METRICS.read_text())["test"] if paths.METRICS.is_file() else None,
+        predictions=_predictions(paths.PREDICTIONS.read_text(), settings) if paths.PREDICTIONS.is_file() else None,
+        params=_params(PARAMS_FILE.read_text()),
+    )
+
+
+def side_at_revision(revision: str, settings: Settings) -> Side:
+    """The committed results at ``revision``; an empty side when it has none (a first pull request)."""
+    if _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", check=False) == "":
+        raise PipelineError(f"--base {revision}: no such commit here (fetch the base branch with its history)")
+    metrics, predictions, params = (_show(revision, path) for path in (paths.METRICS, paths.PREDICTIONS, PARAMS_FILE))
+    return Side(
+        metrics=json.loads(metrics)["test"] if metrics else None,
+        predictions=_predictions(predictions, settings) if predictions else None,
+        params=_params(params) if params else {},
+    )
+
+
+def _show(revision: str, path: Path) -> str | None:
+    result = subprocess.run(["git", "show", f"{revision}:{path.as_posix()}"], capture_output=True, text=True)
+    return result.stdout if result.returncode == 0 else None
+
+
+def _git(*args: str, check: bool = True) -> str:
+    result = subprocess.run(["git", *args], capture_output=True, text=True, timeout=30)
+    if check and result.returncode != 0:
+        raise PipelineError(f"git {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def _predictions(csv_text: str, settings: Settings) -> Predictions:
+    import pandas as pd
+
+    frame = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
+    id_columns = list(settings.data.id_columns)
+    ids = frame[id_columns].agg("\x1f".join, axis=1) if id_columns else frame.index.astype(str)
+    positive = str(settings.data.positive_class)
+    return Predictions(
+        ids=ids.to_numpy(dtype=str),
+        is_positive=(frame["actual"] == positive).to_numpy(),
+        predicted_positive=(frame["predicted"] == positive).to_numpy(),
+        probability=frame["probability"].astype(float).to_numpy(),
+    )
+
+
+def _params(text: str) -> dict[str, Any]:
+    return _flatten(yaml.safe_load(text) or {})
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat |= _flatten(value, name + ".")
+        else:
+            flat[name] = value
+    return flat
+
+
+def changed_params(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    missing = object()
+    rows = []
+    for key in sorted(base.keys() | new.keys()):
+        before, after = base.get(key, missing), new.get(key, missing)
+        if before != after:
+            rows.append((key, None if before is missing else before, None if after is missing else after))
+    return rows
+
+
+def links(settings: Settings) -> list[tuple[str, str]]:
+    """The workflow run (in GitHub Actions) and the tracking server (when one is configured)."""
+    found = []
+    server, repository, run_id = (
+        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    if server and repository and run_id:
+        found.append(
+            ("Workflow run, with the report and plots as an artifact", f"{server}/{repository}/actions/runs/{run_id}")
+        )
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if tracking_uri.startswith(("http://", "https://")):
+        found.append((f"MLflow experiment `{settings.tracking.experiment}`", tracking_uri))
+    return found
