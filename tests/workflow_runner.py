@@ -1,0 +1,179 @@
+"""Run the project's real workflow files with act, on this machine, offline (tests and benchmarks).
+
+act runs each job on the host (``-P ubuntu-latest=-self-hosted``) in a copy of the repository it
+is started in, including its ``.git``. GitHub's marketplace actions cannot be fetched here, so each
+is replaced through ``--local-repository`` by a small composite action under
+``tests/workflows/stand-ins/`` (``actions/checkout`` act handles itself). Jobs install the project
+with the host's uv from its warm cache, offline, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tests.support import ROOT, copy_project, git
+
+BIN = Path(sys.executable).parent
+STAND_INS = ROOT / "tests" / "workflows" / "stand-ins"
+WORKFLOWS = ROOT / ".github" / "workflows"
+REPOSITORY = "example/gitops-ml"
+USES = re.compile(r"uses: ([\w-]+/([\w-]+)@[0-9a-f]{40})")
+
+
+def stand_in_mappings() -> list[str]:
+    """``--local-repository`` for every action the workflows use; a new action without a stand-in fails here."""
+    mappings = []
+    for action, name in sorted({m.groups() for p in WORKFLOWS.glob("*.yml") for m in USES.finditer(p.read_text())}):
+        if name == "checkout":
+            continue
+        folder = STAND_INS / name
+        assert (folder / "action.yml").is_file(), f"{action} has no stand-in under {STAND_INS}"
+        mappings += ["--local-repository", f"{action}={folder}"]
+    return mappings
+
+
+def make_origin(folder: Path) -> Path:
+    """A bare repository holding the project's main branch: what GitHub would hold."""
+    source = copy_project(folder / "source")
+    origin = folder / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(source), str(origin)], check=True)
+    return origin
+
+
+def clone(origin: Path, destination: Path) -> Path:
+    """A working clone whose ``origin`` reads as the GitHub repository (act takes the name from it)."""
+    subprocess.run(["git", "clone", "-q", str(origin), str(destination)], check=True)
+    git(destination, "remote", "set-url", "origin", f"https://github.com/{REPOSITORY}.git")
+    return destination
+
+
+def head(repo: Path) -> str:
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+@dataclass(frozen=True)
+class Act:
+    """One act installation: its home, the folder standing in for artifact storage, and extra env."""
+
+    home: Path
+    artifacts: Path
+    env: dict[str, str]
+
+    @classmethod
+    def create(cls, folder: Path, **env: str) -> Act:
+        uv = ROOT / ".tools" / "bin" / "uv"
+        cache = subprocess.run([uv, "cache", "dir"], check=True, capture_output=True, text=True).stdout.strip()
+        defaults = {
+            # The host's uv and its package cache, offline: the job's `make setup` installs from uv.lock
+            # in about a second and downloads nothing.
+            "UV": str(uv),
+            "UV_CACHE_DIR": cache,
+            "UV_OFFLINE": "1",
+            "GIT_PAGER": "cat",
+            "STANDIN_ARTIFACTS": str(folder / "artifacts"),
+        }
+        (folder / "artifacts").mkdir(parents=True, exist_ok=True)
+        return cls(home=folder / "home", artifacts=folder / "artifacts", env=defaults | env)
+
+    def run(
+        self, repo: Path, event: str, payload: dict[str, Any], workflow: str, *extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        event_file = self.home / f"{event}.json"
+        event_file.write_text(json.dumps(payload))
+        command = [
+            str(BIN / "act"), event, "-e", str(event_file), "-W", f".github/workflows/{workflow}",
+            "-P", "ubuntu-latest=-self-hosted", "--no-cache-server", *stand_in_mappings(),
+            *(arg for key, value in self.env.items() for arg in ("--env", f"{key}={value}")), *extra,
+        ]  # fmt: skip
+        host_env = {
+            "HOME": str(self.home),
+            # act puts job workspaces under $XDG_CACHE_HOME/act; BentoML refuses paths through hidden
+            # folders such as the default ~/.cache (GitHub's workspaces have none).
+            "XDG_CACHE_HOME": str(self.home / "cache"),
+            "PATH": os.environ["PATH"],
+            "LANG": "C.UTF-8",
+            "ACT_DISABLE_VERSION_CHECK": "1",  # else act asks the network for notices
+            **{k: v for k, v in os.environ.items() if k.endswith(("_NO_ANALYTICS", "_TELEMETRY", "_NOT_TRACK"))},
+        }
+        return subprocess.run(
+            command, cwd=repo, env=host_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900
+        )
+
+
+def pull_request_event(number: int, repo: Path, *, private: bool = False) -> dict[str, Any]:
+    return {
+        "action": "synchronize",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "head": {"ref": git(repo, "branch", "--show-current").strip(), "sha": head(repo)},
+            "base": {"ref": "main"},
+        },
+        "repository": {"full_name": REPOSITORY, "private": private},
+    }
+
+
+def workflow_run_event(run_id: int, head_sha: str, *, conclusion: str, private: bool = False) -> dict[str, Any]:
+    return {
+        "action": "completed",
+        "workflow_run": {
+            "id": run_id,
+            "name": "Pull request",
+            "event": "pull_request",
+            "conclusion": conclusion,
+            "head_sha": head_sha,
+            "pull_requests": [],  # as GitHub sends it for a pull request from a fork
+        },
+        "repository": {"full_name": REPOSITORY, "private": private},
+    }
+
+
+class GitHubAPI(BaseHTTPRequestHandler):
+    """Stands in for GitHub's REST API (unreachable here): GET /repos/{repo}/pulls/{n} gives a head commit.
+
+    Set ``heads`` before a run; ``seen`` records each request's path and Authorization header.
+    """
+
+    heads: ClassVar[dict[int, str]] = {}
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers.get("Authorization", "")))
+        prefix = f"/repos/{REPOSITORY}/pulls/"
+        number = self.path.removeprefix(prefix)
+        if self.path.startswith(prefix) and number.isdigit() and int(number) in self.heads:
+            body, status = json.dumps({"number": int(number), "head": {"sha": self.heads[int(number)]}}), 200
+        else:
+            body, status = json.dumps({"message": "Not Found"}), 404
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@contextmanager
+def github_api_server() -> Iterator[tuple[str, type[GitHubAPI]]]:
+    """The API stand-in on a free loopback port: (base URL, handler class with fresh heads and seen)."""
+    GitHubAPI.heads.clear()
+    GitHubAPI.seen.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), GitHubAPI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", GitHubAPI
+    finally:
+        server.shutdown()
