@@ -1,0 +1,71 @@
+"""Pull-request workflow benchmark: the "Pull request" pipeline job, run by act on this machine.
+
+As on GitHub after main's first run: the package cache is warm (uv's, offline) and the DVC cache
+that main's run left is restored by the cache step, so `make pull` checks the unchanged outputs
+out and DVC runs only the stages a change touches. Two pull requests: one changes a training
+parameter, one changes only the README.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support import git, tool_env
+from tests.workflow_runner import Act, clone, make_origin, pull_request_event
+
+TARGET_SECONDS = 90.0
+STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
+
+
+def run(folder: Path) -> dict[str, Any]:
+    origin = make_origin(folder / "origin")
+    main = clone(origin, folder / "main")
+    subprocess.run(["dvc", "repro", "-q"], cwd=main, env=tool_env(main), check=True, capture_output=True)
+    saved = folder / "saved-caches"
+    saved.mkdir()
+    shutil.copytree(main / ".dvc" / "cache", saved / ".dvc_cache", copy_function=_link)  # as the stand-in names it
+
+    results: dict[str, Any] = {"target_seconds": TARGET_SECONDS}
+    for name, number, edit in (("parameter_change", 1, _lower_regularisation), ("docs_only", 2, _edit_readme)):
+        repo = clone(origin, folder / name)
+        git(repo, "checkout", "-q", "-b", name)
+        edit(repo)
+        git(repo, "commit", "-qam", name)
+        act = Act.create(folder / f"{name}-act", STANDIN_CACHE=str(saved))
+        started = time.monotonic()
+        ran = act.run(repo, "pull_request", pull_request_event(number, repo), "pull-request.yml", "-j", "pipeline")
+        seconds = time.monotonic() - started
+        if ran.returncode != 0:
+            raise RuntimeError(f"{name}: act failed\n{ran.stdout[-3000:]}")
+        log = (act.artifacts / "pr-report" / "repro.log").read_text()
+        results[name] = {"seconds": round(seconds, 1), "stages_run": re.findall(r"Running stage '(\w+)'", log)}
+    _print_table(results)
+    return results
+
+
+def _link(source: str, destination: str) -> None:
+    Path(destination).hardlink_to(source)
+
+
+def _lower_regularisation(repo: Path) -> None:
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("    C: 1.0\n", "    C: 0.5\n"))
+
+
+def _edit_readme(repo: Path) -> None:
+    readme = repo / "README.md"
+    readme.write_text(readme.read_text() + "\nA line of documentation.\n")
+
+
+def _print_table(results: dict[str, Any]) -> None:
+    print("\nPull-request workflow (act, pipeline job: checkout to report artifact; warm package and DVC caches)")
+    print(f"{'pull request':<20}{'seconds':>9}  stages run")
+    for name in ("parameter_change", "docs_only"):
+        row = results[name]
+        print(f"{name:<20}{row['seconds']:>9}  {', '.join(row['stages_run']) or 'none'}")
+    print(f"target: a parameter change under {TARGET_SECONDS:.0f} s; a docs-only change runs no stage")
