@@ -11,7 +11,7 @@ import joblib
 import pandas as pd
 import pytest
 
-from gitops_ml import evaluate, paths, split, train
+from gitops_ml import evaluate, paths, split, tracking, train
 from gitops_ml.lineage import file_md5
 from gitops_ml.settings import Settings
 from gitops_ml.synthetic import make_churn_table
@@ -83,3 +83,10 @@ def test_training_and_evaluation_land_in_one_run_on_the_server(
     local = joblib.load(paths.MODEL)
     features = test[list(local.feature_names_in_)]
     assert (served.predict_proba(features) == local.predict_proba(features)).all()
+
+    # The pull-request report links to this run's page on the server.
+    page = tracking.run_url(config.tracking, file_md5(paths.MODEL))
+    assert page == f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs/{run.info.run_id}"
+    assert tracking.run_url(config.tracking, "0" * 32) is None  # no run logged that model
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    assert tracking.run_url(config.tracking, file_md5(paths.MODEL)) is None  # a local store has no page

@@ -116,7 +116,7 @@ def build(settings: Settings, base_name: str, base: Side, new: Side, outcome: Ou
         changes=changes,
         same_test_set=matched,
         changed_params=changed_params(base.params, new.params),
-        links=links(settings),
+        links=links(settings, model_trained=outcome.failed_stage is None),
         confidence=compared.confidence,
     )
 
@@ -218,17 +218,20 @@ def changed_params(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[str,
     return rows
 
 
-def links(settings: Settings) -> list[tuple[str, str]]:
-    """The workflow run (in GitHub Actions) and the tracking server (when one is configured)."""
+def links(settings: Settings, *, model_trained: bool) -> list[tuple[str, str]]:
+    """The workflow run (in GitHub Actions) and the model's MLflow run (when a tracking server is set)."""
     found = []
     server, repository, run_id = (
-        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+        os.environ.get(key) for key in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
     )
     if server and repository and run_id:
-        found.append(
-            ("Workflow run, with the report and plots as an artifact", f"{server}/{repository}/actions/runs/{run_id}")
-        )
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if tracking_uri.startswith(("http://", "https://")):
-        found.append((f"MLflow experiment `{settings.tracking.experiment}`", tracking_uri))
+        run_url = f"{server}/{repository}/actions/runs/{run_id}"
+        found.append(("Workflow run, with the report and plots as an artifact", run_url))
+    if model_trained and settings.tracking.enabled and paths.MODEL.is_file():
+        from gitops_ml.lineage import file_md5
+        from gitops_ml.tracking import run_url as mlflow_run_url
+
+        url = mlflow_run_url(settings.tracking, file_md5(paths.MODEL))
+        if url:
+            found.append(("MLflow run of this model", url))
     return found

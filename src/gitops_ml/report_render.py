@@ -85,7 +85,7 @@ def _metric_table(report: Report) -> str:
     for change in report.changes:
         name = f"**{change.metric}**" if change.threshold is not None else change.metric
         rows.append(f"| {name} | {_number(change.base)} | {_number(change.new)} | {_delta(change)} |")
-    note = "Test-set metrics. **Bold** metrics decide the verdict"
+    note = "Test-set metrics; ▲ better, ▼ worse. **Bold** metrics decide the verdict (from their threshold)"
     if report.same_test_set:
         note += f"; the brackets hold the paired bootstrap {report.confidence:.0%} interval of Δ"
     return "### Metrics\n\n" + "\n".join(rows) + f"\n\n{note}."
@@ -98,7 +98,11 @@ def _number(value: float | None) -> str:
 def _delta(change: MetricChange) -> str:
     if change.delta is None:
         return NOTHING
-    marker = {"better": "▲", "worse": "▼", "unchanged": ""}[change.verdict] if change.threshold is not None else ""
+    # A deciding metric's arrow follows its verdict; another metric's, the sign of its change (▲ is better).
+    if change.threshold is not None:
+        marker = {"better": "▲", "worse": "▼", "unchanged": ""}[change.verdict]
+    else:
+        marker = "▲" if (change.improvement or 0) > 0 else "▼" if (change.improvement or 0) < 0 else ""
     interval = f" [{change.low:+.4f}, {change.high:+.4f}]" if change.low is not None else ""
     return f"{change.delta:+.4f}{interval} {marker}".rstrip()
 

@@ -33,16 +33,35 @@ def model_run(tracking: TrackingSettings, model_md5: str, run_name: str, *, resu
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_uri)
     experiment = mlflow.set_experiment(tracking.experiment)
-    run_id = None
-    if resume:
-        found = mlflow.search_runs(
-            experiment_ids=[experiment.experiment_id],
-            filter_string=f"tags.{MODEL_HASH_TAG} = '{model_md5}'",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-            output_format="list",
-        )
-        run_id = found[0].info.run_id if found else None
+    run_id = _newest_run_id(experiment.experiment_id, model_md5) if resume else None
     with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name) as run:
         mlflow.set_tag(MODEL_HASH_TAG, model_md5)
         yield run
+
+
+def run_url(tracking: TrackingSettings, model_md5: str) -> str | None:
+    """The tracking server's page of the run that logged this model; None without a server or a run."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri.startswith(("http://", "https://")):
+        return None  # a local store has no page to link to
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(tracking.experiment)
+    if experiment is None:
+        return None
+    run_id = _newest_run_id(experiment.experiment_id, model_md5)
+    return f"{uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/runs/{run_id}" if run_id else None
+
+
+def _newest_run_id(experiment_id: str, model_md5: str) -> str | None:
+    import mlflow
+
+    found = mlflow.search_runs(
+        experiment_ids=[experiment_id],
+        filter_string=f"tags.{MODEL_HASH_TAG} = '{model_md5}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    return found[0].info.run_id if found else None
