@@ -8,9 +8,9 @@ against a loopback stand-in for GitHub's API. The lint-and-test job is not run h
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -35,13 +35,18 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_origin(tmp_path_factory.mktemp("origin"))
 
 
-def feature_branch(origin: Path, folder: Path, change: str, edit: Any) -> Path:
+def open_pull_request(
+    origin: Path, folder: Path, number: int, edit: Callable[[Path], None]
+) -> tuple[Path, Act, subprocess.CompletedProcess[str]]:
+    """A feature branch made by ``edit``, and the "Pull request" workflow's pipeline job run on it."""
     repo = clone(origin, folder / "repo")
-    git(repo, "checkout", "-q", "-b", change)
+    git(repo, "checkout", "-q", "-b", edit.__name__.replace("_", "-"))
     edit(repo)
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", change)
-    return repo
+    git(repo, "commit", "-q", "-m", edit.__name__)
+    act = Act.create(folder / "act")
+    ran = act.run(repo, "pull_request", pull_request_event(number, repo), "pull-request.yml", "-j", "pipeline")
+    return repo, act, ran
 
 
 def lower_regularisation(repo: Path) -> None:
@@ -65,13 +70,36 @@ def github_api() -> Iterator[tuple[str, type[GitHubAPI]]]:
         yield served
 
 
+def post_comment(
+    act: Act,
+    origin: Path,
+    folder: Path,
+    github_api: tuple[str, type[GitHubAPI]],
+    number: int,
+    head_sha: str,
+    *,
+    run_id: int,
+    conclusion: str,
+    private: bool = False,
+) -> Path:
+    """Run the comment workflow from main, as GitHub runs workflow_run workflows; return what CML got."""
+    api_url, api = github_api
+    api.heads[number] = head_sha
+    cml = folder / "cml"
+    event = workflow_run_event(run_id, head_sha, conclusion=conclusion, private=private)
+    posted = act.run(
+        clone(origin, folder / "main"), "workflow_run", event, "pull-request-comment.yml",
+        "-s", "GITHUB_TOKEN=token-of-the-run",
+        "--env", f"GITHUB_API_URL={api_url}", "--env", f"CML={STAND_INS / 'cml'}", "--env", f"STANDIN_CML={cml}",
+    )  # fmt: skip
+    assert posted.returncode == 0, posted.stdout[-5000:]
+    return cml
+
+
 def test_a_parameter_change_gets_a_report_that_the_comment_workflow_posts_to_its_pull_request(
     origin: Path, tmp_path: Path, github_api: tuple[str, type[GitHubAPI]]
 ) -> None:
-    repo = feature_branch(origin, tmp_path, "lower-regularisation", lower_regularisation)
-    act = Act.create(tmp_path / "act")
-
-    ran = act.run(repo, "pull_request", pull_request_event(42, repo), "pull-request.yml", "-j", "pipeline")
+    repo, act, ran = open_pull_request(origin, tmp_path, 42, lower_regularisation)
     assert ran.returncode == 0, ran.stdout[-5000:]
     artifact = act.artifacts / "pr-report"
     report = (artifact / "report.md").read_text()
@@ -82,17 +110,8 @@ def test_a_parameter_change_gets_a_report_that_the_comment_workflow_posts_to_its
     assert (artifact / "pr-number.txt").read_text() == "42\n"
     assert {"curves.png", "confusion_matrices.png", "report-no-images.md"} <= {p.name for p in artifact.iterdir()}
 
-    # The comment workflow runs from main (GitHub runs workflow_run workflows from the default branch).
-    api_url, api = github_api
-    api.heads[42] = head(repo)
-    trusted = clone(origin, tmp_path / "main")
-    cml = tmp_path / "cml"
-    posted = act.run(
-        trusted, "workflow_run", workflow_run_event(987, head(repo), conclusion="success"), "pull-request-comment.yml",
-        "-s", "GITHUB_TOKEN=token-of-the-run",
-        "--env", f"GITHUB_API_URL={api_url}", "--env", f"CML={STAND_INS / 'cml'}", "--env", f"STANDIN_CML={cml}",
-    )  # fmt: skip
-    assert posted.returncode == 0, posted.stdout[-5000:]
+    api = github_api[1]
+    cml = post_comment(act, origin, tmp_path, github_api, 42, head(repo), run_id=987, conclusion="success")
     args = (cml / "args").read_text().splitlines()
     assert args[:4] == ["comment", "update", "--target=pr/42", "--watermark-title=Model report (gitops-ml)"]
     assert args[4].endswith("reports/pr/report.md")  # a public repository: plots published with the comment
@@ -104,10 +123,7 @@ def test_a_parameter_change_gets_a_report_that_the_comment_workflow_posts_to_its
 def test_broken_data_fails_the_check_with_a_report_naming_the_failed_expectation(
     origin: Path, tmp_path: Path, github_api: tuple[str, type[GitHubAPI]]
 ) -> None:
-    repo = feature_branch(origin, tmp_path, "broken-data", break_the_data)
-    act = Act.create(tmp_path / "act")
-
-    ran = act.run(repo, "pull_request", pull_request_event(7, repo), "pull-request.yml", "-j", "pipeline")
+    repo, act, ran = open_pull_request(origin, tmp_path, 7, break_the_data)
     assert ran.returncode != 0  # the check fails
     report = (act.artifacts / "pr-report" / "report.md").read_text()
     assert report.startswith("## ❌ Pipeline failed at stage `validate`")
@@ -115,15 +131,6 @@ def test_broken_data_fails_the_check_with_a_report_naming_the_failed_expectation
     assert "| `data.source` | `breast_cancer` | `file` |" in report
 
     # A failed run still gets its comment; in a private repository, without the plots (they stay in the artifact).
-    api_url, api = github_api
-    api.heads[7] = head(repo)
-    cml = tmp_path / "cml"
-    posted = act.run(
-        clone(origin, tmp_path / "main"), "workflow_run",
-        workflow_run_event(988, head(repo), conclusion="failure", private=True), "pull-request-comment.yml",
-        "-s", "GITHUB_TOKEN=token-of-the-run",
-        "--env", f"GITHUB_API_URL={api_url}", "--env", f"CML={STAND_INS / 'cml'}", "--env", f"STANDIN_CML={cml}",
-    )  # fmt: skip
-    assert posted.returncode == 0, posted.stdout[-5000:]
+    cml = post_comment(act, origin, tmp_path, github_api, 7, head(repo), run_id=988, conclusion="failure", private=True)
     assert (cml / "args").read_text().splitlines()[4].endswith("reports/pr/report-no-images.md")
     assert "![" not in (cml / "report.md").read_text()
