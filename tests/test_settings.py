@@ -32,7 +32,7 @@ def test_unknown_key_is_named_with_the_keys_that_block_accepts(workdir: Path) ->
 
 def test_unknown_section_is_named(workdir: Path) -> None:
     message = error_for(workdir, trian={"model": "logistic_regression"})
-    assert "trian: unknown key; expected one of: data, evaluate, split, tracking, train, validate" in message
+    assert "trian: unknown key; expected one of: compare, data, evaluate, split, tracking, train, validate" in message
 
 
 def test_wrong_type_names_the_key_and_the_value(workdir: Path) -> None:
@@ -48,6 +48,17 @@ def test_out_of_range_value_is_rejected(workdir: Path) -> None:
 def test_unknown_model_family_lists_the_choices(workdir: Path) -> None:
     message = error_for(workdir, train={"model": "random_forest"})
     assert "train.model: Input should be 'logistic_regression' or 'gradient_boosting'" in message
+
+
+def test_the_comparison_must_decide_on_known_metrics(workdir: Path) -> None:
+    # The overrides merge into the project's thresholds, so replace the whole block to empty it.
+    message = error_for(workdir, compare={"thresholds": {"roc_auc": 0.005, "auc": 0.01}})
+    assert "compare.thresholds.auc" in message
+    write_params(workdir)
+    text = (workdir / "params.yaml").read_text()
+    (workdir / "params.yaml").write_text(text.replace("    roc_auc: 0.005\n    f1: 0.01\n", "    {}\n"))
+    with pytest.raises(SettingsError, match="thresholds must name at least one metric"):
+        load_settings(workdir / "params.yaml")
 
 
 def test_missing_data_file_is_named(workdir: Path) -> None:
