@@ -227,6 +227,12 @@ def test_model_route_tells_what_is_served(server: Server) -> None:
     )
     assert [f["name"] for f in info["features"]][:2] == ["age", "tenure_months"]
 
+    with urllib.request.urlopen(server.url + "/model/card", timeout=10) as response:
+        card = response.read().decode()
+        assert response.headers["Content-Type"].startswith("text/markdown")
+    assert card.startswith("# Model card: gitops-ml classifier")
+    assert f"| **Version** | {BENTO_TAG.split(':')[1]} |" in card  # the card of this very Bento
+
 
 def test_openapi_documents_the_record_fields(server: Server) -> None:
     status, docs = request(server, "/docs.json")
@@ -249,6 +255,7 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
     assert not {"dvc", "mlflow", "great-expectations"} & {line.split("==")[0] for line in pinned}
     shipped = sorted(p.relative_to(bento / "src").as_posix() for p in (bento / "src").rglob("*.py"))
     assert shipped == ["gitops_ml/__init__.py", "gitops_ml/api_schema.py", "gitops_ml/service.py"]
+    assert (bento / "src" / "gitops_ml" / "model_card.md").read_text().startswith("# Model card")
     size = sum(p.stat().st_size for p in bento.rglob("*") if p.is_file())
     assert size < 1_000_000
 

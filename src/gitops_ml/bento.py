@@ -12,19 +12,21 @@ import os
 import subprocess
 from pathlib import Path
 
-from gitops_ml import paths
+from gitops_ml import model_card, paths
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_json
 from gitops_ml.lineage import git_commit
 from gitops_ml.package import save_to_store
+from gitops_ml.settings import Settings
 
 BENTO_NAME = "gitops-ml-classifier"
 BENTOFILE = Path("bentofile.yaml")
 BUILD_CONTEXT = Path("src")
 BUILD_INFO = BUILD_CONTEXT / "gitops_ml" / "build_info.json"
+MODEL_CARD = BUILD_CONTEXT / "gitops_ml" / "model_card.md"  # served at GET /model/card
 
 
-def run(version: str | None = None) -> str:
+def run(settings: Settings, version: str | None = None) -> str:
     """Build the Bento, or reuse the one already built for this commit; return its tag."""
     import bentoml
 
@@ -45,6 +47,7 @@ def run(version: str | None = None) -> str:
             return tag
         bentoml.delete(tag)
     write_json(BUILD_INFO, {**commit, "model_tag": model_tag, "bento_version": version})
+    model_card.run(settings, MODEL_CARD, version)
     command = [
         "bentoml",
         "build",
@@ -66,9 +69,9 @@ def run(version: str | None = None) -> str:
     return tag
 
 
-def serve(port: int, version: str | None = None) -> None:
+def serve(settings: Settings, port: int, version: str | None = None) -> None:
     """Build when needed, then hand this process over to ``bentoml serve`` on the loopback address."""
-    tag = run(version)
+    tag = run(settings, version)
     os.execvp("bentoml", ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)])
 
 

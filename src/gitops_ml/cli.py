@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--repro-log", type=Path, help="dvc repro's output, to name the stage that failed")
     report.add_argument("--pr-number", help="pull request number, written beside the report for the comment job")
+    card = commands.add_parser("model-card", help="write the model card of the current model (Markdown)")
+    card.add_argument("--out", type=Path, default=Path("reports/model_card.md"), help="(default: %(default)s)")
+    card.add_argument("--version", help="release version to name in the card (default: unreleased)")
     suggest = commands.add_parser("suggest-suite", help="draft an expectation suite from a data file")
     suggest.add_argument("--data", type=Path, required=True, help="CSV or Parquet file to describe")
     suggest.add_argument("--out", type=Path, required=True, help="where to write the suite JSON")
@@ -54,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bento":
             from gitops_ml import bento
 
-            bento.run(args.version)
+            bento.run(settings, args.version)
         elif args.command == "serve":
             from gitops_ml import bento
 
-            bento.serve(args.port)
+            bento.serve(settings, args.port)
         elif args.command == "report":
             from gitops_ml import report
 
@@ -73,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.repro_outcome == "failure":
                 print("report: the pipeline failed on this branch; the report says where", file=sys.stderr)
                 return 1
+        elif args.command == "model-card":
+            from gitops_ml import model_card
+
+            model_card.run(settings, args.out, args.version)
         elif args.command == "suggest-suite":
             from gitops_ml import suggest_suite
 

@@ -88,16 +88,29 @@ def paired_bootstrap(
     Rounds where a metric is undefined (a resample with one class only, for ROC AUC) are left out.
     """
     base, new = aligned(base, new)
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(base.ids), size=(rounds, len(base.ids)))
+    index = _resamples(len(base.ids), rounds, seed)
+    return {
+        metric: _interval(METRICS[metric](*_sample(new, index)) - METRICS[metric](*_sample(base, index)), confidence)
+        for metric in metrics
+    }
+
+
+def bootstrap(
+    predictions: Predictions, metrics: list[str], *, rounds: int, confidence: float, seed: int
+) -> dict[str, tuple[float, float]]:
+    """Percentile interval of each metric of one model over resamples of its test records."""
+    index = _resamples(len(predictions.ids), rounds, seed)
+    return {metric: _interval(METRICS[metric](*_sample(predictions, index)), confidence) for metric in metrics}
+
+
+def _resamples(records: int, rounds: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, records, size=(rounds, records))
+
+
+def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
     tail = (1 - confidence) / 2 * 100
-    intervals = {}
-    for metric in metrics:
-        difference = METRICS[metric](*_sample(new, index)) - METRICS[metric](*_sample(base, index))
-        difference = difference[~np.isnan(difference)]
-        low, high = np.percentile(difference, [tail, 100 - tail])
-        intervals[metric] = (float(low), float(high))
-    return intervals
+    low, high = np.percentile(values[~np.isnan(values)], [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def _sample(p: Predictions, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -149,7 +149,9 @@ def lock_matches() -> bool:
 def side_in_work_tree(settings: Settings) -> Side:
     return Side(
         metrics=json.loads(paths.METRICS.read_text())["test"] if paths.METRICS.is_file() else None,
-        predictions=_predictions(paths.PREDICTIONS.read_text(), settings) if paths.PREDICTIONS.is_file() else None,
+        predictions=predictions_from_csv(paths.PREDICTIONS.read_text(), settings)
+        if paths.PREDICTIONS.is_file()
+        else None,
         params=_params(PARAMS_FILE.read_text()),
     )
 
@@ -161,7 +163,7 @@ def side_at_revision(revision: str, settings: Settings) -> Side:
     metrics, predictions, params = (_show(revision, path) for path in (paths.METRICS, paths.PREDICTIONS, PARAMS_FILE))
     return Side(
         metrics=json.loads(metrics)["test"] if metrics else None,
-        predictions=_predictions(predictions, settings) if predictions else None,
+        predictions=predictions_from_csv(predictions, settings) if predictions else None,
         params=_params(params) if params else {},
     )
 
@@ -178,7 +180,8 @@ def _git(*args: str, check: bool = True) -> str:
     return result.stdout.strip()
 
 
-def _predictions(csv_text: str, settings: Settings) -> Predictions:
+def predictions_from_csv(csv_text: str, settings: Settings) -> Predictions:
+    """The evaluate stage's predictions.csv as arrays; records keyed by their id columns (joined)."""
     import pandas as pd
 
     frame = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)

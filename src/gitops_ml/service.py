@@ -2,9 +2,10 @@
 
 Routes: ``POST /predict`` (adaptive batching, for one or a few records per request),
 ``POST /predict_batch`` (up to ``GITOPS_ML_MAX_RECORDS`` records in one call), ``GET /model``
-(what is being served), plus BentoML's ``/docs``, ``/healthz``, ``/livez``, ``/readyz`` and
-``/metrics``. A client's mistake is answered 4xx with the field and the reason and logged as one
-line; it never produces a 500. Ships in the Bento: imports only serving packages.
+(what is being served), ``GET /model/card`` (its model card, Markdown), plus BentoML's ``/docs``,
+``/healthz``, ``/livez``, ``/readyz`` and ``/metrics``. A client's mistake is answered 4xx with the
+field and the reason and logged as one line; it never produces a 500. Ships in the Bento: imports
+only serving packages.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ MAX_RECORDS = int(os.environ.get("GITOPS_ML_MAX_RECORDS", "1000"))
 # Generous per-record allowance for JSON; a body larger than this is refused before it is parsed.
 MAX_BODY_BYTES = MAX_RECORDS * 4096
 BUILD_INFO = Path(__file__).with_name("build_info.json")
+MODEL_CARD = Path(__file__).with_name("model_card.md")
 
 model_ref = bentoml.models.BentoModel(MODEL_TAG)
 METADATA: dict[str, Any] = model_ref.stored.info.metadata
@@ -114,11 +116,20 @@ def model_info(_: Request) -> JSONResponse:
     )
 
 
+def model_card(_: Request) -> Response:
+    if not MODEL_CARD.is_file():
+        return JSONResponse({"error": "not found", "detail": "this Bento was built without a model card"}, 404)
+    return Response(MODEL_CARD.read_text(), media_type="text/markdown; charset=utf-8")
+
+
 logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorLogFilter())
 
 
 # Mounted at the root after BentoML's own routes, so it adds GET /model and shadows nothing.
-@bentoml.asgi_app(Starlette(routes=[Route("/model", model_info, methods=["GET"])]), path="/")
+@bentoml.asgi_app(
+    Starlette(routes=[Route("/model", model_info, methods=["GET"]), Route("/model/card", model_card, methods=["GET"])]),
+    path="/",
+)
 @bentoml.service(name="gitops-ml-classifier", workers=1, traffic={"timeout": 30})
 class Classifier:
     model = model_ref

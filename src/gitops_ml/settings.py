@@ -146,6 +146,13 @@ class CompareSettings(Section):
         return self
 
 
+class ModelCardSettings(Section):
+    """What the model card adds to the pipeline's own figures."""
+
+    intended_use: Path = Path("docs/intended-use.md")  # checked-in, editable text
+    slices: tuple[str, ...] = ()  # categorical columns whose categories get their own test metrics
+
+
 class Settings(Section):
     data: DataSettings
     validate_: ValidateSettings = Field(alias="validate")
@@ -154,6 +161,7 @@ class Settings(Section):
     evaluate: EvaluateSettings = EvaluateSettings()
     tracking: TrackingSettings = TrackingSettings()
     compare: CompareSettings = CompareSettings()
+    model_card: ModelCardSettings = ModelCardSettings()
 
 
 def training_params(settings: Settings) -> dict[str, Any]:
