@@ -29,7 +29,8 @@ export ITERATIVE_DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help setup pull repro test lint bench clean bento serve serving-requirements pr-repro pr-report pr-comment
+.PHONY: help setup pull repro test lint bench clean bento serve serving-requirements pr-repro pr-report pr-comment \
+	release-repro release-gate release-bundle release-image release-publish release-register rollback
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-21s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,7 +55,7 @@ repro: setup ## Set up, check params.yaml, run the whole pipeline (dvc repro)
 	dvc repro
 
 pull: setup ## Restore DVC-tracked data and outputs: from the DVC remote if one is set, else the local cache
-	@if [ -n "$$(dvc remote list)" ]; then dvc pull --allow-missing; else dvc checkout --allow-missing; fi
+	@if [ -n "$$(dvc remote list)" ]; then dvc pull --allow-missing --run-cache; else dvc checkout --allow-missing; fi
 
 pr-repro: setup ## CI: reproduce the pipeline (make repro), keeping its log for the report
 	@mkdir -p $(REPORT_DIR)
@@ -66,6 +67,30 @@ pr-report: setup ## Compare this branch's results with BASE (origin/main) into r
 
 pr-comment: ## CI: post reports/pr as the pull request's one report comment (needs REPO_TOKEN)
 	.github/scripts/post-report-comment.sh $(REPORT_DIR)
+
+release-repro: pull ## Release: reproduce; fail if dvc.lock changed; push outputs and run-cache to a DVC remote
+	$(MAKE) --no-print-directory repro
+	@git diff --quiet -- dvc.lock || { git diff --stat -- dvc.lock; \
+		echo "release: the pipeline does not reproduce the committed dvc.lock; commit the result of make repro" >&2; exit 1; }
+	@if [ -n "$$(dvc remote list)" ]; then dvc push --run-cache; fi
+
+release-gate: setup ## Release: compare the metrics with the latest release's; stop on a regression
+	python -m gitops_ml release gate
+
+release-bundle: setup ## Release: build and export the Bento; model card, metrics and notes into dist/
+	python -m gitops_ml release bundle
+
+release-image: setup ## Release: build the image from dist/ and push :version, :commit and :prod
+	python -m gitops_ml release image
+
+release-publish: setup ## Release: create the GitHub release with its notes and assets
+	python -m gitops_ml release publish
+
+release-register: setup ## Release: register the model in MLflow as champion (needs MLFLOW_TRACKING_URI)
+	python -m gitops_ml release register
+
+rollback: setup ## Make release TAG current again (:prod image, MLflow champion); REASON says why
+	python -m gitops_ml release rollback --tag "$${TAG:?make rollback TAG=v... REASON=...}" --reason "$${REASON:-}"
 
 bento: repro ## Reproduce if needed, then build the Bento offline (model from models/bento)
 	python -m gitops_ml bento

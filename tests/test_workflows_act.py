@@ -117,7 +117,7 @@ def test_a_parameter_change_gets_a_report_that_the_comment_workflow_posts_to_its
     assert args[4].endswith("reports/pr/report.md")  # a public repository: plots published with the comment
     assert (cml / "report.md").read_text() == report
     assert (act.artifacts / "download-run-id").read_text().strip() == "987"  # the run that made the report
-    assert api.seen == [(f"/repos/{REPOSITORY}/pulls/42", "Bearer token-of-the-run")]
+    assert api.seen == [("GET", f"/repos/{REPOSITORY}/pulls/42", "Bearer token-of-the-run")]
 
 
 def test_broken_data_fails_the_check_with_a_report_naming_the_failed_expectation(

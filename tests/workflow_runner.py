@@ -141,26 +141,68 @@ def workflow_run_event(run_id: int, head_sha: str, *, conclusion: str, private: 
 
 
 class GitHubAPI(BaseHTTPRequestHandler):
-    """Stands in for GitHub's REST API (unreachable here): GET /repos/{repo}/pulls/{n} gives a head commit.
+    """Stands in for GitHub's REST API (unreachable here): pull requests and releases, in memory.
 
-    Set ``heads`` before a run; ``seen`` records each request's path and Authorization header.
+    Pull requests: set ``heads`` (number -> head commit). Releases: ``releases`` (oldest first, each
+    with its ``assets`` as name -> bytes) is what exists and what a run creates. ``seen`` records each
+    request's method, path and Authorization header.
     """
 
     heads: ClassVar[dict[int, str]] = {}
-    seen: ClassVar[list[tuple[str, str]]] = []
+    releases: ClassVar[list[dict[str, Any]]] = []
+    seen: ClassVar[list[tuple[str, str, str]]] = []
 
     def do_GET(self) -> None:
-        self.seen.append((self.path, self.headers.get("Authorization", "")))
-        prefix = f"/repos/{REPOSITORY}/pulls/"
-        number = self.path.removeprefix(prefix)
-        if self.path.startswith(prefix) and number.isdigit() and int(number) in self.heads:
-            body, status = json.dumps({"number": int(number), "head": {"sha": self.heads[int(number)]}}), 200
-        else:
-            body, status = json.dumps({"message": "Not Found"}), 404
+        self._record()
+        repo = f"/repos/{REPOSITORY}"
+        path = self.path.split("?", 1)[0]
+        if path.startswith(f"{repo}/pulls/") and path.rsplit("/", 1)[1].isdigit():
+            number = int(path.rsplit("/", 1)[1])
+            if number in self.heads:
+                return self._send(200, {"number": number, "head": {"sha": self.heads[number]}})
+        elif path == f"{repo}/releases/latest" and self.releases:
+            return self._send(200, self._describe(self.releases[-1]))
+        elif path.startswith(f"{repo}/releases/tags/"):
+            for release in self.releases:
+                if release["tag_name"] == path.rsplit("/", 1)[1]:
+                    return self._send(200, self._describe(release))
+        elif path.startswith("/assets/"):
+            _, _, index, name = path.split("/", 3)
+            assets = self.releases[int(index)]["assets"]
+            if name in assets:
+                return self._send(200, assets[name], content_type="application/octet-stream")
+        self._send(404, {"message": "Not Found"})
+
+    def do_POST(self) -> None:
+        self._record()
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        path, _, query = self.path.partition("?")
+        if path == f"/repos/{REPOSITORY}/releases":
+            release = json.loads(body) | {"assets": {}}
+            self.releases.append(release)
+            return self._send(201, self._describe(release))
+        if path.startswith("/uploads/") and query.startswith("name="):
+            self.releases[int(path.rsplit("/", 1)[1])]["assets"][query.removeprefix("name=")] = body
+            return self._send(201, {"state": "uploaded"})
+        self._send(404, {"message": "Not Found"})
+
+    def _describe(self, release: dict[str, Any]) -> dict[str, Any]:
+        index = self.releases.index(release)
+        base = f"http://{self.headers['Host']}"
+        assets = [{"name": name, "url": f"{base}/assets/{index}/{name}"} for name in release["assets"]]
+        fields = {k: v for k, v in release.items() if k != "assets"}
+        return fields | {"id": index, "upload_url": f"{base}/uploads/{index}{{?name,label}}", "assets": assets}
+
+    def _record(self) -> None:
+        self.seen.append((self.command, self.path, self.headers.get("Authorization", "")))
+
+    def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body.encode())
+        self.wfile.write(body)
 
     def log_message(self, *_: Any) -> None:
         pass
@@ -170,6 +212,7 @@ class GitHubAPI(BaseHTTPRequestHandler):
 def github_api_server() -> Iterator[tuple[str, type[GitHubAPI]]]:
     """The API stand-in on a free loopback port: (base URL, handler class with fresh heads and seen)."""
     GitHubAPI.heads.clear()
+    GitHubAPI.releases.clear()
     GitHubAPI.seen.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), GitHubAPI)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
 from gitops_ml.errors import PipelineError
-from gitops_ml.settings import PARAMS_FILE, load_settings
+from gitops_ml.settings import PARAMS_FILE, Settings, load_settings
 
 STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
 
@@ -41,11 +42,42 @@ def build_parser() -> argparse.ArgumentParser:
     card = commands.add_parser("model-card", help="write the model card of the current model (Markdown)")
     card.add_argument("--out", type=Path, default=Path("reports/model_card.md"), help="(default: %(default)s)")
     card.add_argument("--version", help="release version to name in the card (default: unreleased)")
+    release = commands.add_parser("release", help="a release step from main (see make release-*)")
+    steps = release.add_subparsers(dest="step", required=True, metavar="STEP")
+    steps.add_parser("gate", help="compare the metrics with the latest release's; exit 1 on a regression")
+    for name, text in (("bundle", "build, export and describe the release"), ("image", "build and push the image"),
+                       ("publish", "create the GitHub release"),
+                       ("register", "register the model in MLflow as champion (when configured)")):  # fmt: skip
+        step = steps.add_parser(name, help=text)
+        step.add_argument("--dist", type=Path, default=Path("dist"), help="release folder (default: %(default)s)")
+    rollback = steps.add_parser("rollback", help="make an earlier release current again (:prod and champion)")
+    rollback.add_argument("--tag", required=True, help="the release to return to")
+    rollback.add_argument("--reason", required=True, help="why, for the run summary")
     suggest = commands.add_parser("suggest-suite", help="draft an expectation suite from a data file")
     suggest.add_argument("--data", type=Path, required=True, help="CSV or Parquet file to describe")
     suggest.add_argument("--out", type=Path, required=True, help="where to write the suite JSON")
     suggest.add_argument("--margin", type=float, default=0.1, help="widen numeric ranges by this share")
     return parser
+
+
+def _release(args: argparse.Namespace, settings: Settings) -> int:
+    from gitops_ml import release
+    from gitops_ml.github_api import GitHub
+
+    summary = Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
+    if args.step == "gate":
+        return 0 if release.gate(settings, GitHub.from_environment(), summary) else 1
+    if args.step == "bundle":
+        release.bundle(settings, args.dist, GitHub.from_environment())
+    elif args.step == "image":
+        release.push_image(args.dist)
+    elif args.step == "publish":
+        release.publish(settings, args.dist, GitHub.from_environment())
+    elif args.step == "register":
+        release.register(settings, args.dist)
+    elif args.step == "rollback":
+        release.rollback(args.tag, args.reason, GitHub.from_environment(), summary)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             from gitops_ml import model_card
 
             model_card.run(settings, args.out, args.version)
+        elif args.command == "release":
+            return _release(args, settings)
         elif args.command == "suggest-suite":
             from gitops_ml import suggest_suite
 

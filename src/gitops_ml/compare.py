@@ -9,7 +9,7 @@ scikit-learn's on the full sample (a test holds them to it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -120,7 +120,7 @@ def _sample(p: Predictions, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 def compare(
     base_metrics: Mapping[str, float],
     new_metrics: Mapping[str, float],
-    shown: list[str],
+    shown: Sequence[str],
     thresholds: Mapping[str, float],
     intervals: Mapping[str, tuple[float, float]] | None = None,
 ) -> list[MetricChange]:

@@ -84,7 +84,7 @@ def _training_data(settings: Settings, train: pd.DataFrame, test: pd.DataFrame) 
     ]
     return (
         "## Training data\n\n"
-        f"Source {source}; the ingested table's DVC hash (md5, `dvc.lock`): `{_raw_data_md5()}`. "
+        f"Source {source}; the ingested table's DVC hash (md5, `dvc.lock`): `{raw_data_md5()}`. "
         f"Split {1 - settings.split.test_size:.0%} / {settings.split.test_size:.0%}, stratified, seed "
         f"{settings.split.seed}.\n\n" + _table(["Split", "Rows", f"Share `{positive}`"], rows)
     )
@@ -167,7 +167,7 @@ def _reproduce() -> str:
     )
 
 
-def _raw_data_md5() -> str:
+def raw_data_md5() -> str:
     lock = yaml.safe_load(Path("dvc.lock").read_text()) if Path("dvc.lock").is_file() else {}
     for out in lock.get("stages", {}).get("ingest", {}).get("outs", []):
         if out.get("path") == paths.RAW_DATA.as_posix():

@@ -44,14 +44,25 @@ def run_url(tracking: TrackingSettings, model_md5: str) -> str | None:
     uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if not uri.startswith(("http://", "https://")):
         return None  # a local store has no page to link to
+    found = _newest_model_run(tracking, model_md5)
+    return f"{uri.rstrip('/')}/#/experiments/{found[0]}/runs/{found[1]}" if found else None
+
+
+def newest_model_run_id(tracking: TrackingSettings, model_md5: str) -> str | None:
+    """The newest run tagged with this model's hash, in the configured store."""
+    found = _newest_model_run(tracking, model_md5)
+    return found[1] if found else None
+
+
+def _newest_model_run(tracking: TrackingSettings, model_md5: str) -> tuple[str, str] | None:
     import mlflow
 
-    mlflow.set_tracking_uri(uri)
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_uri)
     experiment = mlflow.get_experiment_by_name(tracking.experiment)
     if experiment is None:
         return None
     run_id = _newest_run_id(experiment.experiment_id, model_md5)
-    return f"{uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/runs/{run_id}" if run_id else None
+    return (experiment.experiment_id, run_id) if run_id else None
 
 
 def _newest_run_id(experiment_id: str, model_md5: str) -> str | None:
