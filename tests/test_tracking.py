@@ -11,7 +11,8 @@ import joblib
 import pandas as pd
 import pytest
 
-from gitops_ml import evaluate, paths, split, tracking, train
+from gitops_ml import evaluate, paths, release, split, tracking, train
+from gitops_ml.errors import PipelineError
 from gitops_ml.lineage import file_md5
 from gitops_ml.settings import Settings
 from gitops_ml.synthetic import make_churn_table
@@ -90,3 +91,32 @@ def test_training_and_evaluation_land_in_one_run_on_the_server(
     assert tracking.run_url(config.tracking, "0" * 32) is None  # no run logged that model
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
     assert tracking.run_url(config.tracking, file_md5(paths.MODEL)) is None  # a local store has no page
+
+
+def test_a_release_registers_the_model_as_champion_and_a_rollback_moves_the_alias_back(
+    mlflow_server: str, workdir: Path, settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    tracked = {"enabled": True, "experiment": "release-test"}
+    paths.RAW_DATA.parent.mkdir(parents=True)
+    make_churn_table(1_000, seed=8).to_parquet(paths.RAW_DATA)
+    split.run(settings(**SYNTHETIC, tracking=tracked))
+    releases = []
+    for tag, c in (("v2026.11.20-1111111", 1.0), ("v2026.11.24-2222222", 0.3)):
+        model = settings(**SYNTHETIC, tracking=tracked, train={"logistic_regression": {"C": c}})
+        train.run(model)
+        dist = workdir / tag
+        dist.mkdir()
+        (dist / "version.txt").write_text(tag + "\n")
+        releases.append(release.register(model, dist))
+
+    client = MlflowClient(mlflow_server)
+    champion = client.get_model_version_by_alias(release.MODEL_NAME, "champion")
+    assert (champion.version, champion.tags["release"]) == (releases[1], "v2026.11.24-2222222")
+    release.point_champion_at("v2026.11.20-1111111")
+    champion = client.get_model_version_by_alias(release.MODEL_NAME, "champion")
+    assert (champion.version, champion.tags["release"]) == (releases[0], "v2026.11.20-1111111")
+    with pytest.raises(PipelineError, match=r"no gitops-ml-classifier version tagged release=v2000\.01\.01-0000000"):
+        release.point_champion_at("v2000.01.01-0000000")
