@@ -67,7 +67,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
     port = free_port()
     log = project.parent / "serve.log"
-    serve_env = {k: v for k, v in env.items() if k != "PYTHONPATH"} | {"GITOPS_ML_MAX_RECORDS": str(MAX_RECORDS)}
+    serve_env = {k: v for k, v in env.items() if k != "PYTHONPATH"} | {
+        "GITOPS_ML_MAX_RECORDS": str(MAX_RECORDS),
+        "GITOPS_ML_PREDICTION_LOG": str(project.parent / "prediction-log" / "predictions.jsonl"),
+    }
     started = time.monotonic()
     with log.open("w") as sink:
         process = subprocess.Popen(
@@ -213,6 +216,28 @@ def test_metrics_count_predictions_by_class_and_probability(server: Server, test
     assert after["gitops_ml_positive_probability_count"] - before.get("gitops_ml_positive_probability_count", 0) == 10
 
 
+def test_predictions_are_logged_with_their_features(server: Server, test_records: pd.DataFrame) -> None:
+    log = server.project.parent / "prediction-log" / "predictions.jsonl"
+    records = features_of(test_records.head(3))
+    status, predicted = request(server, "/predict_batch", {"records": records})
+    assert status == 200
+    marker = records[0]["monthly_charges"]
+
+    def logged() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+        return [line for line in lines if line["monthly_charges"] == marker]
+
+    deadline = time.monotonic() + 10  # written by a background thread
+    while not logged() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    entry = logged()[-1]
+    assert {k: entry[k] for k in records[0]} == records[0]
+    assert (entry["prediction_label"], entry["prediction_probability"]) == (
+        predicted[0]["label"],
+        predicted[0]["probability"],
+    )
+
+
 def test_model_route_tells_what_is_served(server: Server) -> None:
     status, info = request(server, "/model")
     assert status == 200
@@ -254,7 +279,12 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
     assert {"scikit-learn", "pandas", "bentoml"} <= {line.split("==")[0] for line in pinned}
     assert not {"dvc", "mlflow", "great-expectations"} & {line.split("==")[0] for line in pinned}
     shipped = sorted(p.relative_to(bento / "src").as_posix() for p in (bento / "src").rglob("*.py"))
-    assert shipped == ["gitops_ml/__init__.py", "gitops_ml/api_schema.py", "gitops_ml/service.py"]
+    assert shipped == [
+        "gitops_ml/__init__.py",
+        "gitops_ml/api_schema.py",
+        "gitops_ml/prediction_log.py",
+        "gitops_ml/service.py",
+    ]
     assert (bento / "src" / "gitops_ml" / "model_card.md").read_text().startswith("# Model card")
     size = sum(p.stat().st_size for p in bento.rglob("*") if p.is_file())
     assert size < 1_000_000

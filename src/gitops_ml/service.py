@@ -26,6 +26,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gitops_ml.api_schema import Prediction, record_model, records_frame, records_type
+from gitops_ml.prediction_log import PredictionLog
 
 MODEL_TAG = os.environ.get("GITOPS_ML_MODEL_TAG", "gitops-ml-classifier:latest")
 MAX_RECORDS = int(os.environ.get("GITOPS_ML_MAX_RECORDS", "1000"))
@@ -142,6 +143,7 @@ class Classifier:
         # Modules and model live as long as the process: keeping them out of the garbage collector's
         # full passes removes pauses of ~100 ms that otherwise hit one request in a few hundred.
         gc.freeze()
+        self.prediction_log = PredictionLog.from_environment()
         self.threshold = float(METADATA["threshold"])
         self.labels = (METADATA["negative_class"], METADATA["positive_class"])
 
@@ -174,10 +176,18 @@ class Classifier:
                 PREDICTED.labels(label=str(label)).inc(count)
         for p in probability:
             PROBABILITY.observe(float(p))
-        return [
+        predictions = [
             Prediction(label=self.labels[int(is_positive)], probability=round(float(p), 6))
             for p, is_positive in zip(probability, positive, strict=True)
         ]
+        if self.prediction_log is not None:
+            self.prediction_log.add(records, predictions)
+        return predictions
+
+    @bentoml.on_shutdown
+    def _close_prediction_log(self) -> None:
+        if self.prediction_log is not None:
+            self.prediction_log.close()
 
 
 # @bentoml.service turned the class into a bentoml Service, which takes ASGI middleware.

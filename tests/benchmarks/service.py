@@ -66,9 +66,12 @@ def run(folder: Path) -> dict[str, Any]:
         results["minimal_app"] = load_levels(url + "/predict", {"records": record})
     # Access logs off, as for the minimal app (uvicorn at warning level); a dashed name needs quotes.
     quiet = serve_env | {"BENTOML_CONFIG_OPTIONS": 'services."gitops-ml-classifier".logging.access.enabled=false'}
-    with server(ours_cmd, quiet, folder, "/readyz") as url:
+    with server(ours_cmd, quiet, folder, "/readyz") as url:  # the prediction log on, as by default
         results["service"] = load_levels(url + "/predict", {"records": record})
         results["batch"] = batch_throughput(url + "/predict_batch", {"records": batch})
+    with server(ours_cmd, quiet | {"GITOPS_ML_PREDICTION_LOG": "off"}, folder, "/readyz") as url:
+        results["prediction_log_off"] = {"1": asyncio.run(load(url + "/predict", {"records": record}, 1))}
+        results["batch_prediction_log_off"] = batch_throughput(url + "/predict_batch", {"records": batch})
     results["ratios"] = ratios(results)
     print_table(results)
     return results
@@ -216,3 +219,7 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"ready after {results['ready_seconds']} s (target <= 5); a BentoML service that only imports "
           f"scikit-learn: {results['ready_floor_seconds']} s")  # fmt: skip
     print(f"Bento without the model: {results['bento_bytes']:,} bytes (target < 1,000,000)")
+    on, off = results["service"]["1"]["p50_ms"], results["prediction_log_off"]["1"]["p50_ms"]
+    batch_off = results["batch_prediction_log_off"]["rows_per_second"]
+    print(f"prediction log: c1 p50 {on} ms on, {off} ms off ({on / off:.2f}x); 1,000-record batch "
+          f"{results['batch']['rows_per_second']:,} rows/s on, {batch_off:,} off")  # fmt: skip
