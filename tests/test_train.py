@@ -36,6 +36,10 @@ def test_mixed_type_pipeline_learns_and_survives_unseen_categories_and_gaps(
     odd["plan"] = ["enterprise", None]  # a category never seen, and a gap
     odd["age"] = [np.nan, np.nan]
     assert np.isfinite(model.predict_proba(odd)).all()
+    # A gap in a text column is one "missing" category however the frame spells it (None or NaN).
+    as_none, as_nan = features.head(1).copy(), features.head(1).copy()
+    as_none["plan"], as_nan["plan"] = np.array([None], dtype=object), np.array([np.nan], dtype=object)
+    assert model.predict_proba(as_none).tolist() == model.predict_proba(as_nan).tolist()
 
 
 def test_training_params_hold_the_selected_family_only(settings: Callable[..., Settings]) -> None:

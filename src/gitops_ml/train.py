@@ -55,6 +55,9 @@ def build_pipeline(types: dict[str, FeatureType], train: TrainSettings) -> Pipel
     min_frequency = preprocess.categorical_min_frequency
     categorical_steps = [
         ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+        # pandas 2 reads a missing text value from Parquet as None, which the NaN imputer passes through
+        # and one-hot encoding would learn as a category of its own; the service sends NaN.
+        ("impute_none", SimpleImputer(missing_values=None, strategy="constant", fill_value=MISSING_CATEGORY)),
         (
             "encode",
             OneHotEncoder(
