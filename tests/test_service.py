@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from gitops_ml import paths
-from tests.support import SYNTHETIC, copy_project, free_port, tool_env, wait_until_healthy, write_params
+from tests.support import ROOT, SYNTHETIC, copy_project, free_port, tool_env, wait_until_healthy, write_params
 
 MAX_RECORDS = 50
 READY_SECONDS = 90
@@ -236,6 +236,35 @@ def test_predictions_are_logged_with_their_features(server: Server, test_records
         predicted[0]["label"],
         predicted[0]["probability"],
     )
+
+
+def test_dashboards_and_scrape_config_refer_only_to_metrics_the_service_exports(
+    server: Server, test_records: pd.DataFrame
+) -> None:
+    # Labelled series appear only once observed: one single-record prediction and one rejected request.
+    assert request(server, "/predict", {"records": features_of(test_records.head(1))[0]})[0] == 200
+    assert 400 <= request(server, "/predict", {"records": {}})[0] < 500
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+        scraped = response.read().decode()
+    exported = {line.split("{")[0].split()[0] for line in scraped.splitlines() if line and not line.startswith("#")}
+    monitoring = ROOT / "monitoring"
+    dashboard = json.loads((monitoring / "grafana" / "dashboards" / "gitops-ml.json").read_text())
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = {name for query in queries for name in re.findall(r"\b((?:bentoml|gitops_ml)_\w+)", query)}
+    assert used and used <= exported, used - exported
+    titles = " ".join(panel["title"].lower() for panel in dashboard["panels"])
+    for topic in ("requests", "latency", "errors", "class mix", "probability"):
+        assert topic in titles, topic
+
+    scrape = yaml.safe_load((monitoring / "prometheus" / "prometheus.yml").read_text())
+    [job] = scrape["scrape_configs"]
+    assert job["metrics_path"] == "/metrics" and job["static_configs"][0]["targets"] == ["service:3000"]
+    compose = yaml.safe_load((monitoring / "docker-compose.yml").read_text())
+    assert compose["services"]["service"]["ports"] == ["3000:3000"]  # the port the scrape config names
+    provisioned = yaml.safe_load(
+        (monitoring / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
+    assert {d["uid"] for d in provisioned["datasources"]} == {p["datasource"]["uid"] for p in dashboard["panels"]}
 
 
 def test_model_route_tells_what_is_served(server: Server) -> None:
