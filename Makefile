@@ -15,13 +15,17 @@ PR_NUMBER ?=
 CML ?= npx --yes @dvcorg/cml@0.20.6
 export CML
 export WATERMARK := Model report (gitops-ml)
+# Drift monitoring (monitor-* targets): see README, "Monitoring".
+MONITOR_CURRENT ?= data/current
+MONITOR_CURRENT_URL ?=
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV ?= $(TOOLS)/bin/uv
 VENV := .venv
 
-# Telemetry off for every tool a target starts (DVC, MLflow, BentoML, CML).
+# Telemetry off for every tool a target starts (DVC, MLflow, BentoML, CML; Evidently's UI).
 export DVC_NO_ANALYTICS := 1
+export DO_NOT_TRACK := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 export ITERATIVE_DO_NOT_TRACK := 1
@@ -30,7 +34,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
 .PHONY: help setup pull repro test lint bench clean bento serve serving-requirements pr-repro pr-report pr-comment \
-	release-repro release-gate release-bundle release-image release-publish release-register rollback
+	release-repro release-gate release-bundle release-image release-publish release-register rollback \
+	monitor-fetch monitor drift-issue
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-21s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -91,6 +96,18 @@ release-register: setup ## Release: register the model in MLflow as champion (ne
 
 rollback: setup ## Make release TAG current again (:prod image, MLflow champion); REASON says why
 	python -m gitops_ml release rollback --tag "$${TAG:?make rollback TAG=v... REASON=...}" --reason "$${REASON:-}"
+
+monitor-fetch: setup ## Download the current data (MONITOR_CURRENT_URL, any `dvc get-url` URL) into MONITOR_CURRENT
+	@test -n "$(MONITOR_CURRENT_URL)" || { echo "monitor-fetch: set MONITOR_CURRENT_URL (README, Monitoring)" >&2; exit 1; }
+	rm -rf $(MONITOR_CURRENT) && mkdir -p $(MONITOR_CURRENT)
+	dvc get-url --force "$(MONITOR_CURRENT_URL)" $(MONITOR_CURRENT)/
+
+monitor: pull ## Drift report of MONITOR_CURRENT against the training data into reports/monitoring; exit 1 on drift
+	$(MAKE) --no-print-directory repro
+	python -m gitops_ml monitor --current $(MONITOR_CURRENT) --out reports/monitoring
+
+drift-issue: setup ## Monitoring CI: open or update the one drift issue from reports/monitoring (needs GITHUB_TOKEN)
+	python -m gitops_ml drift-issue --report reports/monitoring
 
 bento: repro ## Reproduce if needed, then build the Bento offline (model from models/bento)
 	python -m gitops_ml bento

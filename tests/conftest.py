@@ -18,6 +18,7 @@ for _name, _value in {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "BENTOML_DO_NOT_TRACK": "true",
     "ITERATIVE_DO_NOT_TRACK": "1",
+    "DO_NOT_TRACK": "1",  # Evidently
 }.items():
     os.environ.setdefault(_name, _value)
 

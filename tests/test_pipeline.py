@@ -52,7 +52,7 @@ def project(reproduced: Path, tmp_path: Path) -> Path:
 def test_fresh_clone_reproduces_exactly_the_committed_results(reproduced: Path) -> None:
     # dvc.lock carries every output's hash, the model's included: a clean tree means bit-for-bit the same.
     assert git(reproduced, "status", "--porcelain") == ""
-    assert run(reproduced, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
+    assert run(reproduced, "dvc", "status", "dvc.yaml").stdout.strip() == "Data and pipelines are up to date."
     metrics = yaml.safe_load((reproduced / paths.METRICS).read_text())
     assert metrics["test"]["roc_auc"] > 0.95
 
@@ -75,7 +75,7 @@ def test_a_training_param_reruns_only_train_evaluate_and_package(project: Path) 
     result = repro(project)
     assert result.returncode == 0, result.stderr
     assert ran_stages(result.stdout) == ["train", "evaluate", "package"]
-    assert run(project, "dvc", "status").stdout.strip() == "Data and pipelines are up to date."
+    assert run(project, "dvc", "status", "dvc.yaml").stdout.strip() == "Data and pipelines are up to date."
     diff = run(project, "dvc", "metrics", "diff", "--md").stdout
     assert "test.log_loss" in diff
 

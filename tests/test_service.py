@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import time
 import urllib.error
@@ -236,6 +237,30 @@ def test_predictions_are_logged_with_their_features(server: Server, test_records
         predicted[0]["label"],
         predicted[0]["probability"],
     )
+
+
+def test_the_drift_stage_reads_the_prediction_log(server: Server, test_records: pd.DataFrame) -> None:
+    log = server.project.parent / "prediction-log" / "predictions.jsonl"
+    records = features_of(test_records.head(150))
+    for start in range(0, len(records), MAX_RECORDS):
+        assert request(server, "/predict_batch", {"records": records[start : start + MAX_RECORDS]})[0] == 200
+    deadline = time.monotonic() + 10
+    while len(log.read_text().splitlines()) < len(records) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    current = server.project / "data" / "current"
+    current.mkdir(parents=True, exist_ok=True)
+    shutil.copy(log, current)
+    logged = len((current / log.name).read_text().splitlines())
+
+    result = subprocess.run(
+        ["dvc", "repro", "monitoring/dvc.yaml"], cwd=server.project, env=tool_env(server.project),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    summary = json.loads((server.project / "reports" / "monitoring" / "drift.json").read_text())
+    assert result.returncode == (1 if summary["drift"] else 0), result.stdout + result.stderr
+    assert summary["data"]["current"]["rows"] == logged >= len(records)
+    assert summary["prediction"]["source"] == "logged by the service"
+    assert set(summary["features"]) == {f for f in test_records.columns if f not in ("customer_id", "churned")}
 
 
 def test_dashboards_and_scrape_config_refer_only_to_metrics_the_service_exports(

@@ -141,15 +141,17 @@ def workflow_run_event(run_id: int, head_sha: str, *, conclusion: str, private: 
 
 
 class GitHubAPI(BaseHTTPRequestHandler):
-    """Stands in for GitHub's REST API (unreachable here): pull requests and releases, in memory.
+    """Stands in for GitHub's REST API (unreachable here): pull requests, releases and issues, in memory.
 
     Pull requests: set ``heads`` (number -> head commit). Releases: ``releases`` (oldest first, each
-    with its ``assets`` as name -> bytes) is what exists and what a run creates. ``seen`` records each
-    request's method, path and Authorization header.
+    with its ``assets`` as name -> bytes) is what exists and what a run creates. Issues: ``issues``
+    (number from 1, each with its ``comments``). ``seen`` records each request's method, path and
+    Authorization header.
     """
 
     heads: ClassVar[dict[int, str]] = {}
     releases: ClassVar[list[dict[str, Any]]] = []
+    issues: ClassVar[list[dict[str, Any]]] = []
     seen: ClassVar[list[tuple[str, str, str]]] = []
 
     def do_GET(self) -> None:
@@ -166,6 +168,9 @@ class GitHubAPI(BaseHTTPRequestHandler):
             for release in self.releases:
                 if release["tag_name"] == path.rsplit("/", 1)[1]:
                     return self._send(200, self._describe(release))
+        elif path == f"{repo}/issues":
+            labels = dict(p.split("=", 1) for p in self.path.partition("?")[2].split("&") if "=" in p).get("labels")
+            return self._send(200, [i for i in self.issues if i["state"] == "open" and labels in i["labels"]])
         elif path.startswith("/assets/"):
             _, _, index, name = path.split("/", 3)
             assets = self.releases[int(index)]["assets"]
@@ -181,9 +186,25 @@ class GitHubAPI(BaseHTTPRequestHandler):
             release = json.loads(body) | {"assets": {}}
             self.releases.append(release)
             return self._send(201, self._describe(release))
+        if path == f"/repos/{REPOSITORY}/issues":
+            self.issues.append(json.loads(body) | {"number": len(self.issues) + 1, "state": "open", "comments": []})
+            return self._send(201, self.issues[-1])
+        if path.startswith(f"/repos/{REPOSITORY}/issues/") and path.endswith("/comments"):
+            self.issues[int(path.split("/")[-2]) - 1]["comments"].append(json.loads(body)["body"])
+            return self._send(201, {})
         if path.startswith("/uploads/") and query.startswith("name="):
             self.releases[int(path.rsplit("/", 1)[1])]["assets"][query.removeprefix("name=")] = body
             return self._send(201, {"state": "uploaded"})
+        self._send(404, {"message": "Not Found"})
+
+    def do_PATCH(self) -> None:
+        self._record()
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        path = self.path.split("?", 1)[0]
+        if path.startswith(f"/repos/{REPOSITORY}/issues/") and path.rsplit("/", 1)[1].isdigit():
+            issue = self.issues[int(path.rsplit("/", 1)[1]) - 1]
+            issue.update(body)
+            return self._send(200, issue)
         self._send(404, {"message": "Not Found"})
 
     def _describe(self, release: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +234,7 @@ def github_api_server() -> Iterator[tuple[str, type[GitHubAPI]]]:
     """The API stand-in on a free loopback port: (base URL, handler class with fresh heads and seen)."""
     GitHubAPI.heads.clear()
     GitHubAPI.releases.clear()
+    GitHubAPI.issues.clear()
     GitHubAPI.seen.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), GitHubAPI)
     threading.Thread(target=server.serve_forever, daemon=True).start()

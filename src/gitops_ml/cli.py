@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from gitops_ml import paths
 from gitops_ml.errors import PipelineError
 from gitops_ml.settings import PARAMS_FILE, Settings, load_settings
 
@@ -53,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = steps.add_parser("rollback", help="make an earlier release current again (:prod and champion)")
     rollback.add_argument("--tag", required=True, help="the release to return to")
     rollback.add_argument("--reason", required=True, help="why, for the run summary")
+    monitor = commands.add_parser("monitor", help="drift report of current data against the training data")
+    monitor.add_argument(
+        "--current", type=Path, required=True, help="prediction log (.jsonl), a folder of logs, or a CSV/Parquet file"
+    )
+    monitor.add_argument("--reference", type=Path, default=paths.TRAIN_DATA, help="(default: %(default)s)")
+    monitor.add_argument("--out", type=Path, default=Path("reports/monitoring"), help="(default: %(default)s)")
+    issue = commands.add_parser("drift-issue", help="open or update the GitHub drift issue from a drift report")
+    issue.add_argument("--report", type=Path, default=Path("reports/monitoring"), help="(default: %(default)s)")
     suggest = commands.add_parser("suggest-suite", help="draft an expectation suite from a data file")
     suggest.add_argument("--data", type=Path, required=True, help="CSV or Parquet file to describe")
     suggest.add_argument("--out", type=Path, required=True, help="where to write the suite JSON")
@@ -83,7 +92,9 @@ def _release(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(args.params, check_files=args.command not in ("suggest-suite", "report"))
+        settings = load_settings(
+            args.params, check_files=args.command not in ("suggest-suite", "report", "monitor", "drift-issue")
+        )
         if args.command == "check":
             print(f"{args.params}: ok")
         elif args.command == "bento":
@@ -114,6 +125,17 @@ def main(argv: list[str] | None = None) -> int:
             model_card.run(settings, args.out, args.version)
         elif args.command == "release":
             return _release(args, settings)
+        elif args.command == "monitor":
+            from gitops_ml import monitor
+
+            if monitor.run(settings, args.reference, args.current, args.out)["drift"]:
+                print(f"monitor: drift detected; see {args.out}/drift.md and drift.html", file=sys.stderr)
+                return 1
+        elif args.command == "drift-issue":
+            from gitops_ml import drift_issue
+            from gitops_ml.github_api import GitHub
+
+            print(f"drift-issue: {drift_issue.run(args.report, GitHub.from_environment())}")
         elif args.command == "suggest-suite":
             from gitops_ml import suggest_suite
 

@@ -1,4 +1,4 @@
-"""The few GitHub REST calls a release needs, with the workflow's own token (standard library only).
+"""The few GitHub REST calls of the release and drift workflows, with the run's token (standard library only).
 
 ``GITHUB_API_URL``, ``GITHUB_REPOSITORY`` and ``GITHUB_TOKEN`` come from GitHub Actions; the tests
 point ``GITHUB_API_URL`` at a loopback stand-in.
@@ -39,10 +39,14 @@ class GitHub:
 
     def latest_release(self) -> dict[str, Any] | None:
         """The newest published release, or None before the first one."""
-        return self._json("GET", f"/repos/{self.repository}/releases/latest", missing_ok=True)
+        latest: dict[str, Any] | None = self._json("GET", f"/repos/{self.repository}/releases/latest", missing_ok=True)
+        return latest
 
     def release(self, tag: str) -> dict[str, Any] | None:
-        return self._json("GET", f"/repos/{self.repository}/releases/tags/{tag}", missing_ok=True)
+        found: dict[str, Any] | None = self._json(
+            "GET", f"/repos/{self.repository}/releases/tags/{tag}", missing_ok=True
+        )
+        return found
 
     def asset(self, release: dict[str, Any], name: str) -> bytes | None:
         """The content of the release's asset called ``name``, or None if it has none."""
@@ -53,15 +57,30 @@ class GitHub:
 
     def create_release(self, tag: str, commit: str, name: str, body: str) -> dict[str, Any]:
         payload = {"tag_name": tag, "target_commitish": commit, "name": name, "body": body, "make_latest": "true"}
-        created = self._json("POST", f"/repos/{self.repository}/releases", payload)
-        assert created is not None
+        created: dict[str, Any] = self._json("POST", f"/repos/{self.repository}/releases", payload)
         return created
 
     def upload_asset(self, release: dict[str, Any], path: Path, content_type: str) -> None:
         upload_url = release["upload_url"].split("{", 1)[0]  # a URI template: {?name,label}
         self._call("POST", f"{upload_url}?name={path.name}", path.read_bytes(), content_type=content_type)
 
-    def _json(self, method: str, path: str, payload: Any = None, *, missing_ok: bool = False) -> dict[str, Any] | None:
+    def open_issues(self, label: str) -> list[dict[str, Any]]:
+        """Open issues (not pull requests) carrying ``label``, newest first (the first 100)."""
+        found = self._json("GET", f"/repos/{self.repository}/issues?state=open&labels={label}&per_page=100")
+        return [issue for issue in found or [] if "pull_request" not in issue]
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> dict[str, Any]:
+        payload = {"title": title, "body": body, "labels": labels}
+        created: dict[str, Any] = self._json("POST", f"/repos/{self.repository}/issues", payload)
+        return created
+
+    def update_issue(self, number: int, body: str) -> None:
+        self._json("PATCH", f"/repos/{self.repository}/issues/{number}", {"body": body})
+
+    def comment(self, number: int, body: str) -> None:
+        self._json("POST", f"/repos/{self.repository}/issues/{number}/comments", {"body": body})
+
+    def _json(self, method: str, path: str, payload: Any = None, *, missing_ok: bool = False) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
         try:
             body = self._call(method, self.api_url + path, data, content_type="application/json")
@@ -69,8 +88,7 @@ class GitHub:
             if missing_ok and error.status == 404:
                 return None
             raise
-        result: dict[str, Any] = json.loads(body)
-        return result
+        return json.loads(body)
 
     def _call(
         self,

@@ -153,6 +153,32 @@ class ModelCardSettings(Section):
     slices: tuple[str, ...] = ()  # categorical columns whose categories get their own test metrics
 
 
+# Evidently's drift tests by the column kinds they accept (evidently.legacy.calculations.stattests).
+NumericDriftTest = Literal[
+    "ks", "wasserstein", "psi", "kl_div", "jensenshannon", "hellinger", "anderson", "cramer_von_mises",
+    "mannw", "t_test", "ed", "es", "empirical_mmd",
+]  # fmt: skip
+CategoricalDriftTest = Literal[
+    "chisquare", "z", "psi", "kl_div", "jensenshannon", "hellinger", "TVD", "g_test", "fisher_exact"
+]
+
+
+class MonitorSettings(Section):
+    """How ``monitor`` judges current (production) data against the training data."""
+
+    # Dataset drift when at least this share of the features drift (Evidently's default, 0.5, would
+    # stay silent while 3 of 7 features moved).
+    drift_share: Annotated[float, Field(gt=0, le=1)] = 0.25
+    # null: Evidently picks by column kind and size (K-S / chi-square p-values up to 1,000 reference
+    # rows, normed Wasserstein / Jensen-Shannon distances above), with its own thresholds.
+    numeric_test: NumericDriftTest | None = None
+    categorical_test: CategoricalDriftTest | None = None
+    numeric_threshold: Annotated[float, Field(gt=0)] | None = None
+    categorical_threshold: Annotated[float, Field(gt=0)] | None = None
+    prediction_drift_alerts: bool = True  # a shift of the predicted probabilities alone is drift
+    min_rows: Annotated[int, Field(ge=1)] = 100  # fewer current rows cannot show drift; an error
+
+
 class Settings(Section):
     data: DataSettings
     validate_: ValidateSettings = Field(alias="validate")
@@ -162,6 +188,7 @@ class Settings(Section):
     tracking: TrackingSettings = TrackingSettings()
     compare: CompareSettings = CompareSettings()
     model_card: ModelCardSettings = ModelCardSettings()
+    monitor: MonitorSettings = MonitorSettings()
 
 
 def training_params(settings: Settings) -> dict[str, Any]:
