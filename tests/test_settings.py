@@ -32,10 +32,8 @@ def test_unknown_key_is_named_with_the_keys_that_block_accepts(workdir: Path) ->
 
 def test_unknown_section_is_named(workdir: Path) -> None:
     message = error_for(workdir, trian={"model": "logistic_regression"})
-    assert (
-        "trian: unknown key; expected one of: compare, data, evaluate, model_card, monitor, split, tracking, train, validate"
-        in message
-    )
+    sections = "compare, data, evaluate, model_card, monitor, split, tracking, train, validate"
+    assert f"trian: unknown key; expected one of: {sections}" in message
 
 
 def test_wrong_type_names_the_key_and_the_value(workdir: Path) -> None:
