@@ -134,3 +134,13 @@ def test_a_folder_of_rotated_prediction_logs_is_read_whole(tmp_path: Path) -> No
     frame = monitor.read_current(tmp_path)
     assert sorted(frame["age"]) == [0, 1, 2, 3, 4, 5]
     assert list(frame.columns) == ["age", "plan", "prediction_probability"]
+
+
+def test_without_a_model_the_error_says_how_to_get_one(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    current = current_table(shifted=False)
+    with pytest.raises(DataError, match=r"models/model.joblib: no model .* `make repro` or `dvc pull`"):
+        monitor.run(make_settings(**SYNTHETIC), project / paths.TRAIN_DATA, current, Path("out"))
+    assert not Path("out").exists()

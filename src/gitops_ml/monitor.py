@@ -52,6 +52,8 @@ def run(settings: Settings, reference_path: Path, current_path: Path, out: Path)
             f"{current_path}: {len(current)} rows; at least {settings.monitor.min_rows} are needed to judge drift "
             "(monitor.min_rows in params.yaml)"
         )
+    if not paths.MODEL.is_file():
+        raise DataError(f"{paths.MODEL}: no model to score the data with; run `make repro` or `dvc pull` first")
     model = joblib.load(paths.MODEL)
     features = list(types)
     reference_scored = reference[features].assign(**{PROBABILITY: model.predict_proba(reference[features])[:, 1]})
@@ -75,8 +77,9 @@ def run(settings: Settings, reference_path: Path, current_path: Path, out: Path)
     outputs = Outputs.under(out)
     write_with(outputs.html, lambda tmp: snapshot.save_html(str(tmp)))
     write_json(outputs.json, summary)
-    write_text(outputs.markdown, render_markdown(summary))
-    print(render_markdown(summary))
+    markdown = render_markdown(summary)
+    write_text(outputs.markdown, markdown)
+    print(markdown)
     return summary
 
 
