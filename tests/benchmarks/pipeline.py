@@ -79,15 +79,16 @@ def synthetic_run(folder: Path, rows: int) -> dict[str, Any]:
     }
 
 
-def stage_usage(project: Path, stage: str) -> dict[str, float]:
+def stage_usage(project: Path, stage: str, *args: str) -> dict[str, float]:
+    """Wall time and peak memory of ``python -m gitops_ml <stage> <args>``, which must succeed."""
     start = time.perf_counter()
     process = subprocess.Popen(
-        ["python", "-m", "gitops_ml", stage], cwd=project, env=tool_env(project), stdout=subprocess.DEVNULL
+        ["python", "-m", "gitops_ml", stage, *args], cwd=project, env=tool_env(project), stdout=subprocess.DEVNULL
     )
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
-        raise RuntimeError(f"stage {stage} failed with exit code {process.returncode}")
+        raise RuntimeError(f"{stage} failed with exit code {process.returncode}")
     return {"seconds": round(time.perf_counter() - start, 2), "peak_mb": round(usage.ru_maxrss / 1024)}
 
 

@@ -1,0 +1,60 @@
+"""Drift-report benchmark: ``monitor`` on a day of prediction logs, small and large.
+
+A fresh copy of the project trains on the synthetic churn table; fresh draws of the same table,
+scored by the model and written as the service's prediction log, are the current data (no drift).
+Evidently's import alone is timed too: it is most of a small report.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from gitops_ml import paths
+from gitops_ml.synthetic import make_churn_table
+from tests.benchmarks.pipeline import stage_usage
+from tests.support import SYNTHETIC, copy_project, merge, tool_env, write_params
+
+TRAINING_ROWS = 20_000
+LOGGED_ROWS = (10_000, 200_000)
+
+
+def run(folder: Path) -> dict[str, Any]:
+    project = copy_project(folder / "project")
+    write_params(project, **merge(SYNTHETIC, {"data": {"synthetic": {"rows": TRAINING_ROWS, "seed": 0}}}))
+    subprocess.run(["dvc", "repro"], cwd=project, env=tool_env(project), check=True, capture_output=True)
+    results: dict[str, Any] = {"training_rows": TRAINING_ROWS, "import_seconds": import_seconds(project)}
+    for rows in LOGGED_ROWS:
+        log = write_log(project, rows)
+        results[str(rows)] = stage_usage(project, "monitor", "--current", str(log), "--out", f"reports/m{rows}")
+    print_table(results)
+    return results
+
+
+def write_log(project: Path, rows: int) -> Path:
+    frame = make_churn_table(rows, seed=rows).drop(columns=["customer_id", "churned"])
+    model = joblib.load(project / paths.MODEL)
+    frame["prediction_probability"] = model.predict_proba(frame)[:, 1].round(6)
+    log = project / "logs" / str(rows) / "predictions.jsonl"
+    log.parent.mkdir(parents=True)
+    frame.to_json(log, orient="records", lines=True)
+    return log
+
+
+def import_seconds(project: Path) -> float:
+    start = time.perf_counter()
+    command = ["python", "-c", "import evidently.presets, evidently.metrics"]
+    subprocess.run(command, cwd=project, env=tool_env(project), check=True)
+    return round(time.perf_counter() - start, 2)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"\nDrift report (monitor), reference: {results['training_rows'] * 4 // 5:,} training rows")
+    print(f"{'logged rows':<14}{'seconds':>10}{'peak MB':>10}")
+    for rows in LOGGED_ROWS:
+        print(f"{rows:<14,}{results[str(rows)]['seconds']:>10}{results[str(rows)]['peak_mb']:>10}")
+    print(f"importing Evidently alone: {results['import_seconds']} s")
