@@ -127,7 +127,7 @@ lint: setup ## ruff (lint and format) and mypy on src/
 	ruff format --check src tests
 	mypy src
 
-bench: setup ## Measure install, repro and scale; print a table, write reports/bench.json
+bench: setup ## Measure pipeline, service, PR workflow and drift report; print tables, write reports/bench.json
 	python -m tests.benchmarks
 
 clean: ## Remove the environments and the local MLflow store
