@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import parse_qs
 
 from tests.support import ROOT, copy_project, git
 
@@ -169,8 +170,8 @@ class GitHubAPI(BaseHTTPRequestHandler):
                 if release["tag_name"] == path.rsplit("/", 1)[1]:
                     return self._send(200, self._describe(release))
         elif path == f"{repo}/issues":
-            labels = dict(p.split("=", 1) for p in self.path.partition("?")[2].split("&") if "=" in p).get("labels")
-            return self._send(200, [i for i in self.issues if i["state"] == "open" and labels in i["labels"]])
+            [label] = parse_qs(self.path.partition("?")[2])["labels"]
+            return self._send(200, [i for i in self.issues if i["state"] == "open" and label in i["labels"]])
         elif path.startswith("/assets/"):
             _, _, index, name = path.split("/", 3)
             assets = self.releases[int(index)]["assets"]

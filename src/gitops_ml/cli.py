@@ -59,9 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--current", type=Path, required=True, help="prediction log (.jsonl), a folder of logs, or a CSV/Parquet file"
     )
     monitor.add_argument("--reference", type=Path, default=paths.TRAIN_DATA, help="(default: %(default)s)")
-    monitor.add_argument("--out", type=Path, default=Path("reports/monitoring"), help="(default: %(default)s)")
+    monitor.add_argument("--out", type=Path, default=paths.MONITORING_DIR, help="(default: %(default)s)")
     issue = commands.add_parser("drift-issue", help="open or update the GitHub drift issue from a drift report")
-    issue.add_argument("--report", type=Path, default=Path("reports/monitoring"), help="(default: %(default)s)")
+    issue.add_argument("--report", type=Path, default=paths.MONITORING_DIR, help="(default: %(default)s)")
     suggest = commands.add_parser("suggest-suite", help="draft an expectation suite from a data file")
     suggest.add_argument("--data", type=Path, required=True, help="CSV or Parquet file to describe")
     suggest.add_argument("--out", type=Path, required=True, help="where to write the suite JSON")

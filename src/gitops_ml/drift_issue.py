@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gitops_ml.errors import PipelineError
 from gitops_ml.github_api import GitHub
-from gitops_ml.monitor import Outputs
+from gitops_ml.paths import DriftReport
 
 LABEL = "drift"
 TITLE = "Data drift detected in production"
@@ -23,7 +23,7 @@ RETRAINING = "README.md#retraining-on-new-data"
 
 def run(report: Path, github: GitHub) -> str:
     """Open or update the drift issue from the report folder; say what was done."""
-    outputs = Outputs.under(report)
+    outputs = DriftReport.under(report)
     if not outputs.json.is_file():
         raise PipelineError(f"{outputs.json}: no drift summary; the monitor step did not finish (see its log)")
     if not json.loads(outputs.json.read_text())["drift"]:

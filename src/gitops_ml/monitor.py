@@ -11,7 +11,6 @@ Evidently takes seconds to import, so only this command loads it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +22,11 @@ from gitops_ml import paths
 from gitops_ml.errors import DataError
 from gitops_ml.features import feature_types
 from gitops_ml.files import read_table, write_json, write_text, write_with
+from gitops_ml.prediction_log import PROBABILITY_FIELD as PROBABILITY
 from gitops_ml.settings import FeatureType, MonitorSettings, Settings
 
-PROBABILITY = "prediction_probability"  # the prediction log's column (see prediction_log.py)
 LOG_SUFFIX = ".jsonl"
 SAMPLES_SHOWN = 3
-
-
-@dataclass(frozen=True)
-class Outputs:
-    html: Path
-    json: Path
-    markdown: Path
-
-    @classmethod
-    def under(cls, folder: Path) -> Outputs:
-        return cls(folder / "drift.html", folder / "drift.json", folder / "drift.md")
 
 
 def run(settings: Settings, reference_path: Path, current_path: Path, out: Path) -> dict[str, Any]:
@@ -74,7 +62,7 @@ def run(settings: Settings, reference_path: Path, current_path: Path, out: Path)
         "current": {"path": str(current_path), "rows": len(current)},
     }
 
-    outputs = Outputs.under(out)
+    outputs = paths.DriftReport.under(out)
     write_with(outputs.html, lambda tmp: snapshot.save_html(str(tmp)))
     write_json(outputs.json, summary)
     markdown = render_markdown(summary)
@@ -128,14 +116,10 @@ def conform(current: pd.DataFrame, types: dict[str, FeatureType], source: Path) 
             conformed[name] = numbers.astype(float)
         else:
             # Training stores categorical columns as text; a log may hold an integer-coded category.
-            conformed[name] = values.map(lambda v: np.nan if _is_missing(v) else str(v)).astype(object)
+            conformed[name] = values.astype(str).where(values.notna(), np.nan)
     if problems:
         raise DataError(f"{source}: the data does not match the training features: " + "; ".join(problems))
     return conformed
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def evidently_report(

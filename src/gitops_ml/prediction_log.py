@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PATH = "prediction-log/predictions.jsonl"
-PREDICTION_FIELDS = ("prediction_label", "prediction_probability", "logged_at")
+# The fields each line adds to the record's features; ``monitor`` reads the probability back.
+LABEL_FIELD, PROBABILITY_FIELD, TIME_FIELD = "prediction_label", "prediction_probability", "logged_at"
 
 
 class PredictionLog:
@@ -60,6 +61,9 @@ class PredictionLog:
             logged_at, records, predictions = item
             for record, prediction in zip(records, predictions, strict=True):
                 entry = record.model_dump(by_alias=True)
-                entry.update(prediction_label=prediction.label, prediction_probability=prediction.probability)
-                entry["logged_at"] = logged_at
+                entry |= {
+                    LABEL_FIELD: prediction.label,
+                    PROBABILITY_FIELD: prediction.probability,
+                    TIME_FIELD: logged_at,
+                }
                 self._handler.emit(logging.makeLogRecord({"msg": json.dumps(entry), "levelno": logging.INFO}))
