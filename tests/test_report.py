@@ -65,7 +65,7 @@ def test_a_better_model_with_a_changed_param_is_reported_beyond_noise(
     assert "| `train.logistic_regression.C` | `1.0` | `0.5` |" in text
     assert "| **f1** | 0.8000 | 1.0000 | +0.2000 [" in text
     assert "![ROC and precision-recall curves](./curves.png)" in text and (repo / "out" / "curves.png").is_file()
-    assert "✅ The committed `dvc.lock` matches what CI reproduced." in text
+    assert "✅ CI reproduced this branch's committed results byte for byte (`dvc.lock`)." in text
     assert (repo / "out" / report.PR_NUMBER_FILE).read_text() == "12\n"
     assert "![" not in (repo / "out" / report.REPORT_WITHOUT_IMAGES).read_text()
 

@@ -32,7 +32,7 @@ def test_unknown_key_is_named_with_the_keys_that_block_accepts(workdir: Path) ->
 
 def test_unknown_section_is_named(workdir: Path) -> None:
     message = error_for(workdir, trian={"model": "logistic_regression"})
-    sections = "compare, data, evaluate, model_card, monitor, split, tracking, train, validate"
+    sections = "compare, data, evaluate, model_card, monitor, reproducibility, split, tracking, train, validate"
     assert f"trian: unknown key; expected one of: {sections}" in message
 
 

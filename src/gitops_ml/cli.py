@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     for stage in STAGES:
         commands.add_parser(stage, help=f"run the {stage} stage (dvc repro runs them in order)")
     commands.add_parser("check", help="check params.yaml and the files it names, then exit")
+    commands.add_parser("restore", help="restore unchanged stages' outputs from DVC's run-cache (after dvc pull)")
+    verify = commands.add_parser(
+        "check-repro", help="whether the work tree reproduces a commit's results (the cross-machine contract)"
+    )
+    verify.add_argument("--against", default="HEAD", help="git revision of the results (default: %(default)s)")
     bento = commands.add_parser("bento", help="build the Bento from the packaged model (offline)")
     bento.add_argument("--version", help="Bento version (default: g<commit>, -dirty when the tree differs)")
     serve = commands.add_parser("serve", help="build the Bento when needed and serve it on 127.0.0.1")
@@ -91,12 +96,27 @@ def _release(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in STAGES:
+        return _stage(args)
     try:
         settings = load_settings(
-            args.params, check_files=args.command not in ("suggest-suite", "report", "monitor", "drift-issue")
+            args.params,
+            check_files=args.command not in ("suggest-suite", "report", "monitor", "drift-issue", "check-repro"),
         )
         if args.command == "check":
             print(f"{args.params}: ok")
+        elif args.command == "restore":
+            from gitops_ml import restore
+
+            stages = restore.by_inputs()
+            print(f"restore: {', '.join(stages)} restored from the run-cache" if stages else "restore: nothing to do")
+        elif args.command == "check-repro":
+            from gitops_ml import reproducibility
+
+            verdict = reproducibility.check(args.against, settings.reproducibility.metric_tolerance)
+            print(verdict.describe(args.against))
+            if not verdict.reproduced:
+                return 1
         elif args.command == "bento":
             from gitops_ml import bento
 
@@ -140,9 +160,26 @@ def main(argv: list[str] | None = None) -> int:
             from gitops_ml import suggest_suite
 
             suggest_suite.run(settings, args.data, args.out, args.margin)
-        else:
-            importlib.import_module(f"gitops_ml.{args.command}").run(settings)
     except PipelineError as exc:
         print(f"{args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _stage(args: argparse.Namespace) -> int:
+    """Run one pipeline stage; when it fails, put back the last good outputs that ``dvc repro`` deleted."""
+    try:
+        importlib.import_module(f"gitops_ml.{args.command}").run(load_settings(args.params))
+    except BaseException as exc:
+        from gitops_ml.restore import last_good_outputs
+
+        if isinstance(exc, PipelineError):
+            print(f"{args.command}: error: {exc}", file=sys.stderr)
+        restored = last_good_outputs(args.command)
+        if restored:
+            names = ", ".join(str(path) for path in restored)
+            print(f"{args.command}: the last good output stays in place: {names} (as in dvc.lock)", file=sys.stderr)
+        if not isinstance(exc, PipelineError):
+            raise
         return 1
     return 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from pathlib import Path
+
+from gitops_ml.errors import PipelineError
+from gitops_ml.git import git
 
 
 def file_md5(path: Path) -> str:
@@ -19,12 +21,8 @@ def file_md5(path: Path) -> str:
 def git_commit() -> dict[str, str]:
     """The checked-out commit and whether the work tree differs from it ("unknown" outside git)."""
     try:
-        commit = _git("rev-parse", "HEAD")
-        dirty = "true" if _git("status", "--porcelain", "--untracked-files=no") else "false"
-    except (OSError, subprocess.CalledProcessError):
+        commit = git("rev-parse", "HEAD")
+        dirty = "true" if git("status", "--porcelain", "--untracked-files=no") else "false"
+    except PipelineError:
         return {"git_commit": "unknown", "git_dirty": "unknown"}
     return {"git_commit": commit, "git_dirty": dirty}
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], check=True, capture_output=True, text=True, timeout=10).stdout.strip()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from gitops_ml import paths
 from gitops_ml.compare import METRICS, Predictions, bootstrap
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_text
+from gitops_ml.git import git
 from gitops_ml.lineage import git_commit
 from gitops_ml.report import predictions_from_csv
 from gitops_ml.settings import Settings, training_params
@@ -59,7 +59,7 @@ def render(settings: Settings, version: str | None = None) -> str:
 
 def _details(settings: Settings, version: str | None) -> str:
     commit = git_commit()["git_commit"]
-    date = _git("show", "-s", "--format=%cs", "HEAD") or "unknown"
+    date = git("show", "-s", "--format=%cs", "HEAD", check=False) or "unknown"
     params = training_params(settings)
     rows = [
         ("Version", version or "unreleased"),
@@ -179,8 +179,3 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def _git(*args: str) -> str:
-    result = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
-    return result.stdout.strip() if result.returncode == 0 else ""

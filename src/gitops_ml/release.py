@@ -27,6 +27,7 @@ from gitops_ml import bento, model_card, paths
 from gitops_ml.compare import MetricChange, compare
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_text
+from gitops_ml.git import git
 from gitops_ml.github_api import GitHub
 from gitops_ml.model_card import raw_data_md5
 from gitops_ml.report import changed_params
@@ -39,8 +40,8 @@ ASSET_TYPES = {".bento": "application/octet-stream", ".json": "application/json"
 
 
 def version() -> str:
-    date = _git("show", "-s", "--format=%cd", "--date=format-local:%Y.%m.%d", "HEAD")
-    return f"v{date}-{_git('rev-parse', '--short=7', 'HEAD')}"
+    date = git("show", "-s", "--format=%cd", "--date=format-local:%Y.%m.%d", "HEAD")
+    return f"v{date}-{git('rev-parse', '--short=7', 'HEAD')}"
 
 
 def image(tag: str) -> str:
@@ -114,7 +115,7 @@ def notes(
 ) -> str:
     current = json.loads(paths.METRICS.read_text())["test"]
     metadata = json.loads(paths.BENTO_METADATA.read_text())
-    commit = _git("rev-parse", "HEAD")
+    commit = git("rev-parse", "HEAD")
     lines = [
         f"## {tag}",
         "",
@@ -152,7 +153,7 @@ def publish(settings: Settings, dist: Path, github: GitHub) -> dict[str, Any]:
     if github.release(tag) is not None:
         raise PipelineError(f"release {tag} exists already: a commit is released once")
     write_text(dist / "params.json", json.dumps(training_params(settings), indent=2, sort_keys=True) + "\n")
-    release = github.create_release(tag, _git("rev-parse", "HEAD"), tag, (dist / "notes.md").read_text())
+    release = github.create_release(tag, git("rev-parse", "HEAD"), tag, (dist / "notes.md").read_text())
     for asset in sorted(dist.iterdir()):
         if asset.suffix in ASSET_TYPES and asset.name not in ("notes.md",):
             github.upload_asset(release, asset, ASSET_TYPES[asset.suffix])
@@ -211,7 +212,7 @@ def push_image(dist: Path) -> list[str]:
     shutil.rmtree(context, ignore_errors=True)
     with tarfile.open(dist / f"{MODEL_NAME}-{tag}.bento") as archive:
         archive.extractall(context, filter="data")
-    tags = [image(tag), image(_git("rev-parse", "--short=7", "HEAD")), image("prod")]
+    tags = [image(tag), image(git("rev-parse", "--short=7", "HEAD")), image("prod")]
     _docker_login()
     _docker(
         "build", "--file", str(context / "env" / "docker" / "Dockerfile"), *(f"--tag={t}" for t in tags), str(context)
@@ -277,10 +278,3 @@ def _table(changes: list[MetricChange], *, show_threshold: bool = False) -> str:
 
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
-
-
-def _git(*args: str) -> str:
-    result = subprocess.run(["git", *args], capture_output=True, text=True, timeout=30, env={**os.environ, "TZ": "UTC"})
-    if result.returncode != 0:
-        raise PipelineError(f"git {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout.strip()

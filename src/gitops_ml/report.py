@@ -12,18 +12,19 @@ import io
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import yaml
 
-from gitops_ml import paths
+from gitops_ml import paths, reproducibility
 from gitops_ml.compare import MetricChange, Predictions, compare, paired_bootstrap, same_test_set
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_text
-from gitops_ml.settings import PARAMS_FILE, Settings
+from gitops_ml.git import git, show
+from gitops_ml.reproducibility import Verdict
+from gitops_ml.settings import PARAMS_FILE, Settings, dotted
 
 REPORT = "report.md"
 REPORT_WITHOUT_IMAGES = "report-no-images.md"
@@ -48,7 +49,7 @@ class Outcome:
 
     failed_stage: str | None = None  # None: it succeeded
     log_tail: str = ""
-    lock_matches: bool | None = None  # None: unknown (the run failed)
+    reproduction: Verdict | None = None  # against the branch's committed results; None when the run failed
     validation_markdown: str | None = None
 
 
@@ -79,7 +80,7 @@ def run(
 
     if pr_number is not None and not pr_number.isdigit():
         raise PipelineError(f"--pr-number: expected digits, got {pr_number!r}")
-    outcome = reproduction_outcome(repro_succeeded, repro_log)
+    outcome = reproduction_outcome(repro_succeeded, repro_log, settings)
     base = side_at_revision(base_ref, settings)
     new = side_in_work_tree(settings) if outcome.failed_stage is None else Side(params=_params(PARAMS_FILE.read_text()))
     report = build(settings, base_ref.removeprefix("origin/"), base, new, outcome)
@@ -127,8 +128,9 @@ def report_headline(report: Report) -> str:
     return headline(report)
 
 
-def reproduction_outcome(succeeded: bool, repro_log: Path | None) -> Outcome:
-    """What the reproduction left: the failed stage (from DVC's log), the log's tail, the validation summary."""
+def reproduction_outcome(succeeded: bool, repro_log: Path | None, settings: Settings) -> Outcome:
+    """What the reproduction left: the failed stage (from DVC's log), the log's tail, the validation summary,
+    and whether it reproduced the branch's committed results."""
     text = repro_log.read_text(errors="replace") if repro_log and repro_log.is_file() else ""
     stage = None
     if not succeeded:
@@ -138,12 +140,8 @@ def reproduction_outcome(succeeded: bool, repro_log: Path | None) -> Outcome:
     if (stage is None or stage in VALIDATED_BY) and paths.VALIDATION_MARKDOWN.is_file():
         validation = paths.VALIDATION_MARKDOWN.read_text()
     tail = "\n".join(text.strip().splitlines()[-15:]) if stage else ""
-    return Outcome(stage, tail, None if stage else lock_matches(), validation)
-
-
-def lock_matches() -> bool:
-    """Whether the reproduction left dvc.lock as committed (else the branch's results were not committed)."""
-    return not _git("status", "--porcelain", "--", "dvc.lock").strip()
+    reproduction = None if stage else reproducibility.check("HEAD", settings.reproducibility.metric_tolerance)
+    return Outcome(stage, tail, reproduction, validation)
 
 
 def side_in_work_tree(settings: Settings) -> Side:
@@ -158,7 +156,7 @@ def side_in_work_tree(settings: Settings) -> Side:
 
 def side_at_revision(revision: str, settings: Settings) -> Side:
     """The committed results at ``revision``; an empty side when it has none (a first pull request)."""
-    if _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", check=False) == "":
+    if git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", check=False) == "":
         raise PipelineError(f"--base {revision}: no such commit here (fetch the base branch with its history)")
     metrics, predictions, params = (_show(revision, path) for path in (paths.METRICS, paths.PREDICTIONS, PARAMS_FILE))
     return Side(
@@ -169,15 +167,8 @@ def side_at_revision(revision: str, settings: Settings) -> Side:
 
 
 def _show(revision: str, path: Path) -> str | None:
-    result = subprocess.run(["git", "show", f"{revision}:{path.as_posix()}"], capture_output=True, text=True)
-    return result.stdout if result.returncode == 0 else None
-
-
-def _git(*args: str, check: bool = True) -> str:
-    result = subprocess.run(["git", *args], capture_output=True, text=True, timeout=30)
-    if check and result.returncode != 0:
-        raise PipelineError(f"git {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout.strip()
+    content = show(revision, path)
+    return content.decode() if content is not None else None
 
 
 def predictions_from_csv(csv_text: str, settings: Settings) -> Predictions:
@@ -197,18 +188,7 @@ def predictions_from_csv(csv_text: str, settings: Settings) -> Predictions:
 
 
 def _params(text: str) -> dict[str, Any]:
-    return _flatten(yaml.safe_load(text) or {})
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat |= _flatten(value, name + ".")
-        else:
-            flat[name] = value
-    return flat
+    return dotted(yaml.safe_load(text) or {})
 
 
 def changed_params(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:

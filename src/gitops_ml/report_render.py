@@ -137,13 +137,21 @@ def _figures(report: Report, figures: list[tuple[str, str]]) -> str:
 
 def _reproducibility(report: Report) -> str:
     lines = []
-    matches = report.outcome.lock_matches
-    if matches is True:
-        lines.append("- ✅ The committed `dvc.lock` matches what CI reproduced.")
-    elif matches is False:
+    verdict = report.outcome.reproduction
+    if verdict is not None and verdict.reproduced and not verdict.rebuilt:
+        lines.append("- ✅ CI reproduced this branch's committed results byte for byte (`dvc.lock`).")
+    elif verdict is not None and verdict.reproduced:
         lines.append(
-            "- ⚠️ CI's run changed `dvc.lock`: the committed results are not this branch's. "
-            "Run `make repro` and commit `dvc.lock` and `reports/`."
+            "- ✅ CI reproduced this branch's committed results: the same code, data and params as the committed "
+            f"`dvc.lock`, and metrics within {verdict.tolerance:g}. Rebuilt with other bytes, as expected on "
+            f"another CPU or OS: {', '.join(f'`{path}`' for path in verdict.rebuilt)}."
         )
+    elif verdict is not None:
+        lines.append(
+            "- ⚠️ The committed results are not this branch's: CI's run differs from the committed `dvc.lock` in "
+            "what follows. Run `make repro` and commit `dvc.lock` and `reports/`."
+        )
+        lines += [f"  - {difference.kind} `{difference.name}` ({difference.where}): `{difference.before}` → "
+                  f"`{difference.after}`" for difference in verdict.differences]  # fmt: skip
     lines += [f"- [{label}]({url})" for label, url in report.links]
     return "### Reproducibility\n\n" + "\n".join(lines) if lines else ""

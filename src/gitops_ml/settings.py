@@ -179,6 +179,14 @@ class MonitorSettings(Section):
     min_rows: Annotated[int, Field(ge=1)] = 100  # fewer current rows cannot show drift; an error
 
 
+class ReproducibilitySettings(Section):
+    """What counts as reproducing committed results on another machine (README, "Reproducibility")."""
+
+    # Two values of a metric agree when they differ by at most this much, relative to their size
+    # for values above 1: below every compare threshold, above a BLAS kernel's last-bit noise.
+    metric_tolerance: Annotated[float, Field(ge=0, lt=0.01)] = 1e-4
+
+
 class Settings(Section):
     data: DataSettings
     validate_: ValidateSettings = Field(alias="validate")
@@ -189,6 +197,19 @@ class Settings(Section):
     compare: CompareSettings = CompareSettings()
     model_card: ModelCardSettings = ModelCardSettings()
     monitor: MonitorSettings = MonitorSettings()
+    reproducibility: ReproducibilitySettings = ReproducibilitySettings()
+
+
+def dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested params mapping as dotted keys (``train.logistic_regression.C``); empty mappings stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat |= dotted(value, name + ".")
+        else:
+            flat[name] = value
+    return flat
 
 
 def training_params(settings: Settings) -> dict[str, Any]:
