@@ -34,7 +34,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
 .PHONY: help setup pull repro test lint bench clean bento serve serving-requirements pr-repro pr-report pr-comment \
-	release-repro release-gate release-bundle release-image release-publish release-register rollback \
+	release-repro release-tested release-gate release-bundle release-image release-publish release-register \
+	release-promote rollback \
 	monitor-fetch monitor drift-issue
 
 help: ## List the targets
@@ -79,20 +80,26 @@ release-repro: pull ## Release: reproduce; fail unless the committed results are
 	python -m gitops_ml check-repro
 	@if [ -n "$$(dvc remote list)" ]; then dvc push --run-cache; fi
 
-release-gate: setup ## Release: compare the metrics with the latest release's; stop on a regression
+release-tested: setup ## Release: stop unless ci.yml passed on this commit (needs GITHUB_TOKEN, actions: read)
+	python -m gitops_ml release tested
+
+release-gate: setup ## Release: compare the metrics with the release in production; stop on a regression
 	python -m gitops_ml release gate
 
-release-bundle: setup ## Release: build and export the Bento; model card, metrics and notes into dist/
+release-bundle: setup ## Release: build and export the Bento; model card, metrics, params, model and notes into dist/
 	python -m gitops_ml release bundle
 
-release-image: setup ## Release: build the image from dist/ and push :version, :commit and :prod
+release-image: setup ## Release: build the image from dist/ and push :version and :commit
 	python -m gitops_ml release image
 
-release-publish: setup ## Release: create the GitHub release with its notes and assets
+release-publish: setup ## Release: create (or finish) the GitHub release with its assets, then publish it as latest
 	python -m gitops_ml release publish
 
-release-register: setup ## Release: register the model in MLflow as champion (needs MLFLOW_TRACKING_URI)
+release-register: setup ## Release: register the model in MLflow (with MLFLOW_TRACKING_URI; else skipped)
 	python -m gitops_ml release register
+
+release-promote: setup ## Release: make it current: MLflow champion, then the :prod image (last)
+	python -m gitops_ml release promote
 
 rollback: setup ## Make release TAG current again (:prod image, MLflow champion); REASON says why
 	python -m gitops_ml release rollback --tag "$${TAG:?make rollback TAG=v... REASON=...}" --reason "$${REASON:-}"

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gitops_ml.settings import Settings
-from tests.support import ROOT, make_settings
+from tests.support import ROOT, free_port, make_settings, wait_until_healthy
 
 for _name, _value in {
     "DVC_NO_ANALYTICS": "1",
@@ -41,3 +43,26 @@ def settings(workdir: Path) -> Callable[..., Settings]:
         return make_settings(**overrides)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``mlflow server`` on a free loopback port (SQLite store, local artifacts), for the whole session."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    stores = [
+        "--backend-store-uri",
+        f"sqlite:///{folder / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(folder / "art"),
+    ]
+    with (folder / "server.log").open("w") as log:
+        server = subprocess.Popen([*command, *stores], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_healthy(f"{url}/health", server, folder / "server.log", 120)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

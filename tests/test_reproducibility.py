@@ -138,5 +138,5 @@ def test_no_committed_lock_is_not_reproduced(tmp_path: Path, monkeypatch: pytest
     [difference] = reproducibility.check("HEAD", TOLERANCE).differences
     assert str(difference) == "stage dvc.lock (HEAD): (absent) -> present"
     (tmp_path / "dvc.lock").unlink()
-    with pytest.raises(PipelineError, match="dvc.lock: missing; run make repro first"):
+    with pytest.raises(PipelineError, match=r"dvc\.lock: missing; run make repro first"):
         reproducibility.check("HEAD", TOLERANCE)

@@ -2,46 +2,22 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import joblib
 import pandas as pd
 import pytest
 
-from gitops_ml import evaluate, paths, release, split, tracking, train
+from gitops_ml import evaluate, paths, registry, release, split, tracking, train
 from gitops_ml.errors import PipelineError
 from gitops_ml.lineage import file_md5
-from gitops_ml.settings import Settings
+from gitops_ml.package import MODEL_NAME
+from gitops_ml.settings import Settings, training_params
 from gitops_ml.synthetic import make_churn_table
-from tests.support import SYNTHETIC, free_port, git, wait_until_healthy
-
-STARTUP_SECONDS = 90
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (folder / "server.log").open("w")
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    stores = [
-        "--backend-store-uri",
-        f"sqlite:///{folder / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(folder / "art"),
-    ]
-    server = subprocess.Popen([*command, *stores], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_healthy(f"{url}/health", server, folder / "server.log", STARTUP_SECONDS)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+from tests.support import SYNTHETIC, git
 
 
 def test_training_and_evaluation_land_in_one_run_on_the_server(
@@ -93,30 +69,38 @@ def test_training_and_evaluation_land_in_one_run_on_the_server(
     assert tracking.run_url(config.tracking, file_md5(paths.MODEL)) is None  # a local store has no page
 
 
-def test_a_release_registers_the_model_as_champion_and_a_rollback_moves_the_alias_back(
+def test_a_release_registers_its_model_once_and_the_champion_moves_between_releases(
     mlflow_server: str, workdir: Path, settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mlflow import MlflowClient
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-    tracked = {"enabled": True, "experiment": "release-test"}
+    tracked = {"enabled": False, "experiment": "release-test"}  # trained untracked, as on another machine
     paths.RAW_DATA.parent.mkdir(parents=True)
     make_churn_table(1_000, seed=8).to_parquet(paths.RAW_DATA)
     split.run(settings(**SYNTHETIC, tracking=tracked))
-    releases = []
+    versions = []
     for tag, c in (("v2026.11.20-1111111", 1.0), ("v2026.11.24-2222222", 0.3)):
         model = settings(**SYNTHETIC, tracking=tracked, train={"logistic_regression": {"C": c}})
         train.run(model)
-        dist = workdir / tag
+        dist = workdir / tag  # only what the release folder holds: no models/, no training run
         dist.mkdir()
+        shutil.copy(paths.MODEL, dist / release.MODEL_FILE)
+        (dist / "metrics.json").write_text(json.dumps({"test": {"roc_auc": 0.9, "f1": 0.8}}))
+        (dist / "params.json").write_text(json.dumps(training_params(model)))
         (dist / "version.txt").write_text(tag + "\n")
-        releases.append(release.register(model, dist))
+        versions.append(release.register(model, dist))
+        assert release.register(model, dist) == versions[-1]  # a re-run finds it: no second version
+        registry.make_champion(tag)
 
     client = MlflowClient(mlflow_server)
-    champion = client.get_model_version_by_alias(release.MODEL_NAME, "champion")
-    assert (champion.version, champion.tags["release"]) == (releases[1], "v2026.11.24-2222222")
-    release.point_champion_at("v2026.11.20-1111111")
-    champion = client.get_model_version_by_alias(release.MODEL_NAME, "champion")
-    assert (champion.version, champion.tags["release"]) == (releases[0], "v2026.11.20-1111111")
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert (champion.version, champion.tags["release"]) == (versions[1], "v2026.11.24-2222222")
+    run = client.get_run(champion.run_id)
+    assert run.data.params["train.logistic_regression.C"] == "0.3" and run.data.metrics["test_roc_auc"] == 0.9
+    assert run.data.tags["model_md5"] == file_md5(workdir / "v2026.11.24-2222222" / release.MODEL_FILE)
+    registry.make_champion("v2026.11.20-1111111")  # a rollback
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert (champion.version, champion.tags["release"]) == (versions[0], "v2026.11.20-1111111")
     with pytest.raises(PipelineError, match=r"no gitops-ml-classifier version tagged release=v2000\.01\.01-0000000"):
-        release.point_champion_at("v2000.01.01-0000000")
+        registry.make_champion("v2000.01.01-0000000")

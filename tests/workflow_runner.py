@@ -1,34 +1,30 @@
 """Run the project's real workflow files with act, on this machine, offline (tests and benchmarks).
 
-act runs each job on the host (``-P ubuntu-latest=-self-hosted``) in a copy of the repository it
-is started in, including its ``.git``. GitHub's marketplace actions cannot be fetched here, so each
-is replaced through ``--local-repository`` by a small composite action under
-``tests/workflows/stand-ins/`` (``actions/checkout`` act handles itself). Jobs install the project
-with the host's uv from its warm cache, offline, so nothing is downloaded.
+act runs each job on the host (``-P ubuntu-latest=-self-hosted``). GitHub's marketplace actions
+cannot be fetched here, so each is replaced through ``--local-repository`` by a stand-in under
+``tests/workflows/stand-ins/`` that mirrors the pinned version's inputs and behaviour (its header
+says which); the checkout stand-in copies the repository act runs in, as GitHub's. Jobs install
+the project with the host's uv from its warm cache, offline, so nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import parse_qs
+from typing import Any
 
+from tests.github_standin import REPOSITORY
 from tests.support import ROOT, copy_project, git
 
 BIN = Path(sys.executable).parent
 STAND_INS = ROOT / "tests" / "workflows" / "stand-ins"
 WORKFLOWS = ROOT / ".github" / "workflows"
-REPOSITORY = "example/gitops-ml"
 USES = re.compile(r"uses: ([\w-]+/([\w-]+)@[0-9a-f]{40})")
 
 
@@ -36,8 +32,6 @@ def stand_in_mappings() -> list[str]:
     """``--local-repository`` for every action the workflows use; a new action without a stand-in fails here."""
     mappings = []
     for action, name in sorted({m.groups() for p in WORKFLOWS.glob("*.yml") for m in USES.finditer(p.read_text())}):
-        if name == "checkout":
-            continue
         folder = STAND_INS / name
         assert (folder / "action.yml").is_file(), f"{action} has no stand-in under {STAND_INS}"
         mappings += ["--local-repository", f"{action}={folder}"]
@@ -63,13 +57,21 @@ def head(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
 
 
-@dataclass(frozen=True)
+_RUN_IDS = itertools.count(1000)
+
+
+@dataclass
 class Act:
-    """One act installation: its home, the folder standing in for artifact storage, and extra env."""
+    """One act installation: its home, the folder standing in for artifact storage, and extra env.
+
+    Each ``run`` is a new workflow run with its own ``GITHUB_RUN_ID``; the artifact stand-ins keep
+    each run's artifacts apart, under ``artifacts/<run id>/<name>``, as GitHub does.
+    """
 
     home: Path
     artifacts: Path
     env: dict[str, str]
+    run_ids: list[int] = field(default_factory=list)
 
     @classmethod
     def create(cls, folder: Path, **env: str) -> Act:
@@ -83,9 +85,14 @@ class Act:
             "UV_OFFLINE": "1",
             "GIT_PAGER": "cat",
             "STANDIN_ARTIFACTS": str(folder / "artifacts"),
+            "STANDIN_CACHE": str(folder / "caches"),
         }
         (folder / "artifacts").mkdir(parents=True, exist_ok=True)
         return cls(home=folder / "home", artifacts=folder / "artifacts", env=defaults | env)
+
+    def artifact(self, name: str, run_id: int | None = None) -> Path:
+        """The folder an artifact of a run (by default the last one) was uploaded to."""
+        return self.artifacts / str(run_id or self.run_ids[-1]) / name
 
     def run(
         self, repo: Path, event: str, payload: dict[str, Any], workflow: str, *extra: str
@@ -93,10 +100,12 @@ class Act:
         self.home.mkdir(parents=True, exist_ok=True)
         event_file = self.home / f"{event}.json"
         event_file.write_text(json.dumps(payload))
+        self.run_ids.append(next(_RUN_IDS))
         command = [
             str(BIN / "act"), event, "-e", str(event_file), "-W", f".github/workflows/{workflow}",
             "-P", "ubuntu-latest=-self-hosted", "--no-cache-server", *stand_in_mappings(),
-            *(arg for key, value in self.env.items() for arg in ("--env", f"{key}={value}")), *extra,
+            *(arg for key, value in self.env.items() for arg in ("--env", f"{key}={value}")),
+            "--env", f"GITHUB_RUN_ID={self.run_ids[-1]}", "--env", f"STANDIN_REPO={repo}", *extra,
         ]  # fmt: skip
         host_env = {
             "HOME": str(self.home),
@@ -139,107 +148,3 @@ def workflow_run_event(run_id: int, head_sha: str, *, conclusion: str, private: 
         },
         "repository": {"full_name": REPOSITORY, "private": private},
     }
-
-
-class GitHubAPI(BaseHTTPRequestHandler):
-    """Stands in for GitHub's REST API (unreachable here): pull requests, releases and issues, in memory.
-
-    Pull requests: set ``heads`` (number -> head commit). Releases: ``releases`` (oldest first, each
-    with its ``assets`` as name -> bytes) is what exists and what a run creates. Issues: ``issues``
-    (number from 1, each with its ``comments``). ``seen`` records each request's method, path and
-    Authorization header.
-    """
-
-    heads: ClassVar[dict[int, str]] = {}
-    releases: ClassVar[list[dict[str, Any]]] = []
-    issues: ClassVar[list[dict[str, Any]]] = []
-    seen: ClassVar[list[tuple[str, str, str]]] = []
-
-    def do_GET(self) -> None:
-        self._record()
-        repo = f"/repos/{REPOSITORY}"
-        path = self.path.split("?", 1)[0]
-        if path.startswith(f"{repo}/pulls/") and path.rsplit("/", 1)[1].isdigit():
-            number = int(path.rsplit("/", 1)[1])
-            if number in self.heads:
-                return self._send(200, {"number": number, "head": {"sha": self.heads[number]}})
-        elif path == f"{repo}/releases/latest" and self.releases:
-            return self._send(200, self._describe(self.releases[-1]))
-        elif path.startswith(f"{repo}/releases/tags/"):
-            for release in self.releases:
-                if release["tag_name"] == path.rsplit("/", 1)[1]:
-                    return self._send(200, self._describe(release))
-        elif path == f"{repo}/issues":
-            [label] = parse_qs(self.path.partition("?")[2])["labels"]
-            return self._send(200, [i for i in self.issues if i["state"] == "open" and label in i["labels"]])
-        elif path.startswith("/assets/"):
-            _, _, index, name = path.split("/", 3)
-            assets = self.releases[int(index)]["assets"]
-            if name in assets:
-                return self._send(200, assets[name], content_type="application/octet-stream")
-        self._send(404, {"message": "Not Found"})
-
-    def do_POST(self) -> None:
-        self._record()
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        path, _, query = self.path.partition("?")
-        if path == f"/repos/{REPOSITORY}/releases":
-            release = json.loads(body) | {"assets": {}}
-            self.releases.append(release)
-            return self._send(201, self._describe(release))
-        if path == f"/repos/{REPOSITORY}/issues":
-            self.issues.append(json.loads(body) | {"number": len(self.issues) + 1, "state": "open", "comments": []})
-            return self._send(201, self.issues[-1])
-        if path.startswith(f"/repos/{REPOSITORY}/issues/") and path.endswith("/comments"):
-            self.issues[int(path.split("/")[-2]) - 1]["comments"].append(json.loads(body)["body"])
-            return self._send(201, {})
-        if path.startswith("/uploads/") and query.startswith("name="):
-            self.releases[int(path.rsplit("/", 1)[1])]["assets"][query.removeprefix("name=")] = body
-            return self._send(201, {"state": "uploaded"})
-        self._send(404, {"message": "Not Found"})
-
-    def do_PATCH(self) -> None:
-        self._record()
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        path = self.path.split("?", 1)[0]
-        if path.startswith(f"/repos/{REPOSITORY}/issues/") and path.rsplit("/", 1)[1].isdigit():
-            issue = self.issues[int(path.rsplit("/", 1)[1]) - 1]
-            issue.update(body)
-            return self._send(200, issue)
-        self._send(404, {"message": "Not Found"})
-
-    def _describe(self, release: dict[str, Any]) -> dict[str, Any]:
-        index = self.releases.index(release)
-        base = f"http://{self.headers['Host']}"
-        assets = [{"name": name, "url": f"{base}/assets/{index}/{name}"} for name in release["assets"]]
-        fields = {k: v for k, v in release.items() if k != "assets"}
-        return fields | {"id": index, "upload_url": f"{base}/uploads/{index}{{?name,label}}", "assets": assets}
-
-    def _record(self) -> None:
-        self.seen.append((self.command, self.path, self.headers.get("Authorization", "")))
-
-    def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
-@contextmanager
-def github_api_server() -> Iterator[tuple[str, type[GitHubAPI]]]:
-    """The API stand-in on a free loopback port: (base URL, handler class with fresh heads and seen)."""
-    GitHubAPI.heads.clear()
-    GitHubAPI.releases.clear()
-    GitHubAPI.issues.clear()
-    GitHubAPI.seen.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), GitHubAPI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", GitHubAPI
-    finally:
-        server.shutdown()

@@ -50,10 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--version", help="release version to name in the card (default: unreleased)")
     release = commands.add_parser("release", help="a release step from main (see make release-*)")
     steps = release.add_subparsers(dest="step", required=True, metavar="STEP")
-    steps.add_parser("gate", help="compare the metrics with the latest release's; exit 1 on a regression")
-    for name, text in (("bundle", "build, export and describe the release"), ("image", "build and push the image"),
-                       ("publish", "create the GitHub release"),
-                       ("register", "register the model in MLflow as champion (when configured)")):  # fmt: skip
+    steps.add_parser("tested", help="exit 1 unless ci.yml passed on this commit")
+    steps.add_parser("gate", help="compare the metrics with the release in production's; exit 1 on a regression")
+    for name, text in (("bundle", "build, export and describe the release"),
+                       ("image", "build and push the image (:version, :commit)"),
+                       ("publish", "create or finish the GitHub release, then publish it as latest"),
+                       ("register", "register the model in MLflow (with a tracking server)"),
+                       ("promote", "make the release current: MLflow champion, then the :prod image")):  # fmt: skip
         step = steps.add_parser(name, help=text)
         step.add_argument("--dist", type=Path, default=Path("dist"), help="release folder (default: %(default)s)")
     rollback = steps.add_parser("rollback", help="make an earlier release current again (:prod and champion)")
@@ -79,16 +82,20 @@ def _release(args: argparse.Namespace, settings: Settings) -> int:
     from gitops_ml.github_api import GitHub
 
     summary = Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
-    if args.step == "gate":
+    if args.step == "tested":
+        release.tested(GitHub.from_environment())
+    elif args.step == "gate":
         return 0 if release.gate(settings, GitHub.from_environment(), summary) else 1
-    if args.step == "bundle":
+    elif args.step == "bundle":
         release.bundle(settings, args.dist, GitHub.from_environment())
     elif args.step == "image":
         release.push_image(args.dist)
     elif args.step == "publish":
-        release.publish(settings, args.dist, GitHub.from_environment())
+        release.publish(args.dist, GitHub.from_environment())
     elif args.step == "register":
         release.register(settings, args.dist)
+    elif args.step == "promote":
+        release.promote(release.read_version(args.dist))
     elif args.step == "rollback":
         release.rollback(args.tag, args.reason, GitHub.from_environment(), summary)
     return 0

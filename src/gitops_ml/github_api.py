@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +18,36 @@ from typing import Any
 
 from gitops_ml.errors import PipelineError
 
+PAGE_SIZE = 100  # GitHub's largest page
+NEXT_PAGE = re.compile(r'<([^>]+)>;\s*rel="next"')
+
 
 class GitHubError(PipelineError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class _NoTokenAcrossHosts(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect without the Authorization header when it leaves the API's host.
+
+    A release asset answers 302 to a pre-signed storage URL; urllib would send the token along,
+    which leaks it to the storage host and makes that host refuse the request.
+    """
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if (
+            redirected is not None
+            and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc
+        ):
+            redirected.remove_header("Authorization")
+        return redirected
+
+
+_OPENER = urllib.request.build_opener(_NoTokenAcrossHosts)
 
 
 @dataclass(frozen=True)
@@ -37,16 +64,18 @@ class GitHub:
         api_url = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
         return cls(api_url, os.environ["GITHUB_REPOSITORY"], os.environ["GITHUB_TOKEN"])
 
+    # Releases
+
     def latest_release(self) -> dict[str, Any] | None:
-        """The newest published release, or None before the first one."""
+        """The release marked latest (published, not a pre-release), or None before the first one."""
         latest: dict[str, Any] | None = self._json("GET", f"/repos/{self.repository}/releases/latest", missing_ok=True)
         return latest
 
     def release(self, tag: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = self._json(
-            "GET", f"/repos/{self.repository}/releases/tags/{tag}", missing_ok=True
+        """The release of ``tag``, drafts included (GitHub finds drafts by listing, not by tag; needs push access)."""
+        return next(
+            (found for found in self._pages(f"/repos/{self.repository}/releases") if found["tag_name"] == tag), None
         )
-        return found
 
     def asset(self, release: dict[str, Any], name: str) -> bytes | None:
         """The content of the release's asset called ``name``, or None if it has none."""
@@ -55,19 +84,41 @@ class GitHub:
                 return self._call("GET", asset["url"], accept="application/octet-stream")
         return None
 
-    def create_release(self, tag: str, commit: str, name: str, body: str) -> dict[str, Any]:
-        payload = {"tag_name": tag, "target_commitish": commit, "name": name, "body": body, "make_latest": "true"}
+    def create_release(self, tag: str, commit: str, body: str) -> dict[str, Any]:
+        """A draft: assets are added before anyone sees it (and before an immutable release would refuse them)."""
+        payload = {"tag_name": tag, "target_commitish": commit, "name": tag, "body": body, "draft": True}
         created: dict[str, Any] = self._json("POST", f"/repos/{self.repository}/releases", payload)
         return created
 
+    def update_release(self, release: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        updated: dict[str, Any] = self._json("PATCH", f"/repos/{self.repository}/releases/{release['id']}", fields)
+        return updated
+
     def upload_asset(self, release: dict[str, Any], path: Path, content_type: str) -> None:
         upload_url = release["upload_url"].split("{", 1)[0]  # a URI template: {?name,label}
-        self._call("POST", f"{upload_url}?name={path.name}", path.read_bytes(), content_type=content_type)
+        query = urllib.parse.urlencode({"name": path.name})
+        self._call("POST", f"{upload_url}?{query}", path.read_bytes(), content_type=content_type)
+
+    def delete_asset(self, asset: dict[str, Any]) -> None:
+        self._call("DELETE", asset["url"])
+
+    # Actions
+
+    def workflow_succeeded(self, workflow_file: str, commit: str) -> bool:
+        """Whether a run of ``workflow_file`` for ``commit`` succeeded (needs ``actions: read``)."""
+        query = urllib.parse.urlencode({"head_sha": commit, "status": "success", "per_page": 1})
+        found = self._json("GET", f"/repos/{self.repository}/actions/workflows/{workflow_file}/runs?{query}")
+        return any(
+            run.get("conclusion") == "success" and run.get("head_sha") == commit for run in found["workflow_runs"]
+        )
+
+    # Issues
 
     def open_issues(self, label: str) -> list[dict[str, Any]]:
-        """Open issues (not pull requests) carrying ``label``, newest first (the first 100)."""
-        found = self._json("GET", f"/repos/{self.repository}/issues?state=open&labels={label}&per_page=100")
-        return [issue for issue in found or [] if "pull_request" not in issue]
+        """Open issues (not pull requests) carrying ``label``, oldest first."""
+        query = urllib.parse.urlencode({"state": "open", "labels": label, "direction": "asc"})
+        found = self._pages(f"/repos/{self.repository}/issues?{query}")
+        return [issue for issue in found if "pull_request" not in issue]
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> dict[str, Any]:
         payload = {"title": title, "body": body, "labels": labels}
@@ -79,6 +130,31 @@ class GitHub:
 
     def comment(self, number: int, body: str) -> None:
         self._json("POST", f"/repos/{self.repository}/issues/{number}/comments", {"body": body})
+
+    def comments(self, number: int) -> list[dict[str, Any]]:
+        """Every comment of an issue or pull request, oldest first (all pages)."""
+        return self._pages(f"/repos/{self.repository}/issues/{number}/comments")
+
+    def delete_comment(self, comment_id: int) -> None:
+        self._call("DELETE", f"{self.api_url}/repos/{self.repository}/issues/comments/{comment_id}")
+
+    def pull_request(self, number: int) -> dict[str, Any]:
+        found: dict[str, Any] = self._json("GET", f"/repos/{self.repository}/pulls/{number}")
+        return found
+
+    # Transport
+
+    def _pages(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a listing, following GitHub's ``Link: rel="next"`` headers."""
+        separator = "&" if "?" in path else "?"
+        url: str | None = f"{self.api_url}{path}{separator}per_page={PAGE_SIZE}"
+        items: list[dict[str, Any]] = []
+        while url:
+            body, link = self._request("GET", url)
+            items += json.loads(body)
+            found = NEXT_PAGE.search(link)
+            url = found.group(1) if found else None
+        return items
 
     def _json(self, method: str, path: str, payload: Any = None, *, missing_ok: bool = False) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
@@ -99,15 +175,30 @@ class GitHub:
         content_type: str = "application/json",
         accept: str = "application/vnd.github+json",
     ) -> bytes:
+        return self._request(method, url, data, content_type=content_type, accept=accept)[0]
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None = None,
+        *,
+        content_type: str = "application/json",
+        accept: str = "application/vnd.github+json",
+    ) -> tuple[bytes, str]:
+        """The response body and its Link header."""
         headers = {"Authorization": f"Bearer {self.token}", "Accept": accept, "X-GitHub-Api-Version": "2022-11-28"}
         if data is not None:
             headers["Content-Type"] = content_type
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with _OPENER.open(request, timeout=60) as response:
                 content: bytes = response.read()
-                return content
+                return content, response.headers.get("Link", "")
         except urllib.error.HTTPError as error:
-            raise GitHubError(f"GitHub API {method} {url}: {error.code} {error.reason}", error.code) from error
+            detail = error.read()[:500].decode(errors="replace")
+            raise GitHubError(
+                f"GitHub API {method} {url}: {error.code} {error.reason} {detail}".strip(), error.code
+            ) from error
         except urllib.error.URLError as error:
             raise GitHubError(f"GitHub API {method} {url}: {error.reason}", 0) from error

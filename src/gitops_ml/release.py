@@ -1,16 +1,21 @@
 """``python -m gitops_ml release ...``: the steps of a release from main, each a make target in CI.
 
-- ``gate``: compare the pipeline's test metrics with those stored in the latest GitHub release (its
-  ``metrics.json`` asset, not recomputed); a regression beyond ``compare.thresholds`` stops here.
+- ``tested``: the commit's ``ci.yml`` run passed (a release ships only tested commits).
+- ``gate``: compare the pipeline's test metrics with those stored in the release in production
+  (GitHub's latest release: its ``metrics.json`` asset, not recomputed); a regression beyond
+  ``compare.thresholds`` stops here.
 - ``bundle``: build the Bento under the release version, export it, and write the model card,
-  ``metrics.json`` and the release notes into ``dist/``.
-- ``publish``: create the GitHub release with those notes and assets.
-- ``register``: register the model version in MLflow and point the alias ``champion`` at it.
-- ``image``: build the image from the exported Bento and push it (``:version``, ``:commit``, ``:prod``).
-- ``rollback``: make an earlier release current again (``:prod`` and ``champion``), saying why.
+  ``metrics.json``, ``params.json``, the model file and the release notes into ``dist/``.
+- ``image``: build the image from the exported Bento and push ``:version`` and ``:commit``.
+- ``publish``: the GitHub release, as a draft until every asset is up, then published as latest.
+- ``register``: the model as an MLflow model version tagged with the release (with a tracking server).
+- ``promote``: make the release current: MLflow's ``champion``, then the ``:prod`` image, last.
+- ``rollback``: ``promote`` an earlier release and mark it latest again, saying why.
 
-The version is ``v<commit date>-<short commit>`` (``v2026.11.25-1a2b3c4``): the same string tags the
-release, the image and the Bento, sorts by date and names the commit.
+Every step finds what an earlier, interrupted run of it did and finishes the job, so re-running a
+failed workflow completes the release; until ``promote`` has run, ``:prod`` stays on the last good
+release. The version is ``v<commit date>-<short commit>`` (``v2026.11.25-1a2b3c4``): the same
+string tags the release, the image and the Bento, sorts by date and names the commit.
 """
 
 from __future__ import annotations
@@ -20,23 +25,38 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from gitops_ml import bento, model_card, paths
+from gitops_ml import bento, model_card, paths, registry
 from gitops_ml.compare import MetricChange, compare
 from gitops_ml.errors import PipelineError
-from gitops_ml.files import write_text
+from gitops_ml.files import write_json, write_text
 from gitops_ml.git import git
 from gitops_ml.github_api import GitHub
+from gitops_ml.lineage import file_md5
 from gitops_ml.model_card import raw_data_md5
+from gitops_ml.package import MODEL_NAME
 from gitops_ml.report import changed_params
 from gitops_ml.settings import Settings, training_params
 
 DIST = Path("dist")
 VERSION = re.compile(r"^v\d{4}\.\d{2}\.\d{2}-[0-9a-f]{7}$")
-MODEL_NAME = "gitops-ml-classifier"
+CI_WORKFLOW = "ci.yml"
+MODEL_FILE = "model.joblib"
 ASSET_TYPES = {".bento": "application/octet-stream", ".json": "application/json", ".md": "text/markdown"}
+NOT_ASSETS = {"notes.md"}
+MAX_LISTED_COMMITS = 50
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The release in production, which a new one is judged against."""
+
+    tag: str
+    metrics: dict[str, float]
+    params: dict[str, Any] | None
 
 
 def version() -> str:
@@ -49,38 +69,46 @@ def image(tag: str) -> str:
     return f"ghcr.io/{os.environ.get('GITHUB_REPOSITORY', 'local/gitops-ml').lower()}:{tag}"
 
 
-def previous_metrics(github: GitHub) -> tuple[str, dict[str, float]] | None:
-    """The latest release's tag and stored test metrics; None before the first release."""
+def tested(github: GitHub) -> None:
+    """Stop unless this commit's ``ci.yml`` run (lint and the whole suite) succeeded."""
+    commit = git("rev-parse", "HEAD")
+    if not github.workflow_succeeded(CI_WORKFLOW, commit):
+        raise PipelineError(
+            f"commit {commit[:7]} has no successful {CI_WORKFLOW} run: only tested commits are released"
+        )
+    print(f"release: {CI_WORKFLOW} passed on {commit[:7]}")
+
+
+def baseline(github: GitHub) -> Baseline | None:
+    """The latest release (what :prod serves; a rollback marks its target latest); None before the first."""
     latest = github.latest_release()
-    if latest is None:
+    if latest is None or latest["tag_name"] == version():  # a re-run after this release was published
         return None
     stored = github.asset(latest, "metrics.json")
     if stored is None:
         raise PipelineError(f"release {latest['tag_name']} has no metrics.json asset to compare with")
-    return latest["tag_name"], json.loads(stored)["test"]
+    params = github.asset(latest, "params.json")
+    return Baseline(latest["tag_name"], json.loads(stored)["test"], json.loads(params) if params else None)
 
 
 def gate(settings: Settings, github: GitHub, summary: Path | None) -> bool:
     """Whether the model may be released; the reason goes to the job summary (and stdout)."""
     current = json.loads(paths.METRICS.read_text())["test"]
-    previous = previous_metrics(github)
+    previous = baseline(github)
     if previous is None:
-        text = "### Promotion gate: first release\n\nNo earlier release to compare with; nothing to gate."
+        text = "### Promotion gate: nothing to compare with\n\nNo other release is in production; nothing to gate."
         passed = True
     else:
-        tag, stored = previous
         thresholds = cast(dict[str, float], settings.compare.thresholds)
-        changes = compare(stored, current, list(thresholds), thresholds)
+        changes = compare(previous.metrics, current, list(thresholds), thresholds)
         worse = [c for c in changes if c.verdict == "worse"]
         passed = not worse
         title = "passed" if passed else "stopped: " + ", ".join(_regression(c) for c in worse)
-        text = f"### Promotion gate {title}\n\nAgainst release `{tag}` (its stored `metrics.json`):\n\n" + _table(
-            changes, show_threshold=True
+        text = (
+            f"### Promotion gate {title}\n\nAgainst release `{previous.tag}` (its stored `metrics.json`):\n\n"
+            + _table(changes, show_threshold=True)
         )
-    print(text)
-    if summary is not None:
-        with summary.open("a") as out:
-            out.write(text + "\n")
+    _say(text, summary)
     return passed
 
 
@@ -89,7 +117,7 @@ def _regression(change: MetricChange) -> str:
 
 
 def bundle(settings: Settings, out: Path, github: GitHub) -> str:
-    """Build and export the Bento under the release version; write the notes, card and metrics beside it."""
+    """Build and export the Bento under the release version; write the notes, card, metrics and model beside it."""
     tag = version()
     out.mkdir(parents=True, exist_ok=True)
     bento_tag = bento.run(settings, tag)
@@ -100,28 +128,24 @@ def bundle(settings: Settings, out: Path, github: GitHub) -> str:
     if result.returncode != 0:
         raise PipelineError(f"bentoml export {bento_tag} failed: {result.stderr.strip()[-2000:]}")
     shutil.copy(paths.METRICS, out / "metrics.json")
+    shutil.copy(paths.MODEL, out / MODEL_FILE)  # for the registry, in a job that has no DVC outputs
+    write_json(out / "params.json", training_params(settings))
     model_card.run(settings, out / "model_card.md", tag)
-    write_text(out / "notes.md", notes(settings, tag, previous_metrics(github), _previous_params(github)))
+    write_text(out / "notes.md", notes(settings, tag, baseline(github)))
     write_text(out / "version.txt", tag + "\n")
     print(f"release: {tag} bundled in {out}")
     return tag
 
 
-def notes(
-    settings: Settings,
-    tag: str,
-    previous: tuple[str, dict[str, float]] | None,
-    previous_params: dict[str, Any] | None,
-) -> str:
+def notes(settings: Settings, tag: str, previous: Baseline | None) -> str:
     current = json.loads(paths.METRICS.read_text())["test"]
-    metadata = json.loads(paths.BENTO_METADATA.read_text())
     commit = git("rev-parse", "HEAD")
     lines = [
         f"## {tag}",
         "",
-        f"- Image: `{image(tag)}` (also `:{commit[:7]}`; `:prod` points at the newest release)",
+        f"- Image: `{image(tag)}` (also `:{commit[:7]}`; `:prod` points at the release in production)",
         f"- Commit: `{commit}`",
-        f"- Model: `{MODEL_NAME}:{metadata['model_md5'][:20]}` (`{settings.train.model}`)",
+        f"- Model: `{MODEL_NAME}:{file_md5(paths.MODEL)[:20]}` (`{settings.train.model}`)",
         f"- Data: `{raw_data_md5()}` (md5 of `{paths.RAW_DATA}`, from `dvc.lock`)",
         "",
     ]
@@ -130,89 +154,74 @@ def notes(
     if previous is None:
         lines += ["### Metrics (test set; first release)", "", _table(compare({}, current, shown, thresholds))]
     else:
-        lines += [f"### Metrics (test set), change since `{previous[0]}`", ""]
-        lines += [_table(compare(previous[1], current, shown, thresholds))]
+        lines += [f"### Metrics (test set), change since `{previous.tag}`", ""]
+        lines += [_table(compare(previous.metrics, current, shown, thresholds))]
+        lines += ["", f"### Merged since `{previous.tag}`", "", _merged_since(previous.tag)]
     params = training_params(settings)
-    if previous_params is not None:
-        changed = changed_params(previous_params, params)
+    if previous is not None and previous.params is not None:
+        changed = changed_params(previous.params, params)
         lines += ["", "### Parameters changed since the previous release", ""]
         lines += [f"- `{key}`: `{before}` -> `{after}`" for key, before, after in changed] or ["- none"]
     lines += ["", "### Parameters", ""] + [f"- `{key}`: `{value}`" for key, value in sorted(params.items())]
-    lines += ["", "Assets: the exported Bento (`bentoml import`), `metrics.json` and the model card."]
+    lines += ["", "Assets: the exported Bento (`bentoml import`), `metrics.json`, `params.json` and the model card."]
     return "\n".join(lines) + "\n"
 
 
-def _previous_params(github: GitHub) -> dict[str, Any] | None:
-    latest = github.latest_release()
-    stored = github.asset(latest, "params.json") if latest else None
-    return json.loads(stored) if stored else None
+def _merged_since(previous: str) -> str:
+    """Every commit this release ships that the previous one did not: a merge whose own run was superseded
+    by a newer one (one release runs at a time) is released here, and listed."""
+    listed = git("log", "--format=- %h %s", f"{previous}..HEAD", check=False)
+    if not listed and not git("rev-parse", "--verify", "--quiet", f"{previous}^{{commit}}", check=False):
+        return f"- (the tag {previous} is not in this clone's history)"
+    lines = listed.splitlines()
+    more = len(lines) - MAX_LISTED_COMMITS
+    return "\n".join(lines[:MAX_LISTED_COMMITS] + ([f"- ... and {more} more"] if more > 0 else [])) or "- none"
 
 
-def publish(settings: Settings, dist: Path, github: GitHub) -> dict[str, Any]:
-    tag = _read_version(dist)
-    if github.release(tag) is not None:
-        raise PipelineError(f"release {tag} exists already: a commit is released once")
-    write_text(dist / "params.json", json.dumps(training_params(settings), indent=2, sort_keys=True) + "\n")
-    release = github.create_release(tag, git("rev-parse", "HEAD"), tag, (dist / "notes.md").read_text())
-    for asset in sorted(dist.iterdir()):
-        if asset.suffix in ASSET_TYPES and asset.name not in ("notes.md",):
-            github.upload_asset(release, asset, ASSET_TYPES[asset.suffix])
+def publish(dist: Path, github: GitHub) -> dict[str, Any]:
+    """Create (or find) the draft release, upload what it lacks, then publish it as the latest."""
+    tag, commit = read_version(dist), git("rev-parse", "HEAD")
+    release = github.release(tag)
+    if release is not None and release.get("target_commitish") != commit:
+        raise PipelineError(f"release {tag} exists for commit {release.get('target_commitish')}, not {commit}")
+    if release is not None and not release.get("draft"):
+        print(f"release: {tag} is published already")
+        return release
+    release = release or github.create_release(tag, commit, (dist / "notes.md").read_text())
+    uploaded = {asset["name"]: asset for asset in release.get("assets", [])}
+    for path in sorted(dist.iterdir()):
+        if path.suffix not in ASSET_TYPES or path.name in NOT_ASSETS:
+            continue
+        earlier = uploaded.get(path.name)
+        if earlier is not None and earlier.get("state") == "uploaded" and earlier.get("size") == path.stat().st_size:
+            continue
+        if earlier is not None:  # an upload an earlier run left half done
+            github.delete_asset(earlier)
+        github.upload_asset(release, path, ASSET_TYPES[path.suffix])
+    published = github.update_release(release, draft=False, make_latest="true")
     print(f"release: published {tag}")
-    return release
+    return published
 
 
 def register(settings: Settings, dist: Path) -> str | None:
-    """Register this model in MLflow under the release version and make it the ``champion``."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if not uri:
-        print("release: no MLFLOW_TRACKING_URI; model registry skipped")
-        return None
-    import mlflow
-    from mlflow import MlflowClient
-
-    from gitops_ml.lineage import file_md5
-    from gitops_ml.tracking import newest_model_run_id
-
-    tag = _read_version(dist)
-    run_id = newest_model_run_id(settings.tracking, file_md5(paths.MODEL))
-    if run_id is None:
-        raise PipelineError(f"MLflow at {uri} has no run for this model; was tracking enabled when it was trained?")
-    logged = mlflow.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list")
-    registered = mlflow.register_model(f"models:/{logged[0].model_id}", MODEL_NAME, tags={"release": tag})
-    MlflowClient().set_registered_model_alias(MODEL_NAME, "champion", registered.version)
-    print(f"release: {MODEL_NAME} version {registered.version} is champion ({tag})")
-    return str(registered.version)
-
-
-def point_champion_at(tag: str) -> None:
-    """Move the MLflow alias ``champion`` back to the model version registered for release ``tag``."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    if not uri:
-        print("rollback: no MLFLOW_TRACKING_URI; model registry skipped")
-        return
-    from mlflow import MlflowClient
-
-    client = MlflowClient(uri)
-    versions = client.search_model_versions(f"name = '{MODEL_NAME}' and tags.release = '{tag}'")
-    if not versions:
-        raise PipelineError(f"MLflow has no {MODEL_NAME} version tagged release={tag}")
-    client.set_registered_model_alias(MODEL_NAME, "champion", versions[0].version)
-    print(f"rollback: {MODEL_NAME} version {versions[0].version} is champion again ({tag})")
+    return registry.register(
+        settings, read_version(dist), dist / MODEL_FILE, dist / "metrics.json", dist / "params.json"
+    )
 
 
 def push_image(dist: Path) -> list[str]:
-    """Build the image from the exported Bento (its own Dockerfile) and push it as :version, :commit, :prod.
+    """Build the image from the exported Bento (its own Dockerfile) and push it as :version and :commit.
 
     Logs in to the registry with the workflow's token (``REGISTRY_TOKEN``): no long-lived password.
     """
     import tarfile
 
-    tag = _read_version(dist)
+    tag = read_version(dist)
     context = dist / "bento"
     shutil.rmtree(context, ignore_errors=True)
     with tarfile.open(dist / f"{MODEL_NAME}-{tag}.bento") as archive:
         archive.extractall(context, filter="data")
-    tags = [image(tag), image(git("rev-parse", "--short=7", "HEAD")), image("prod")]
+    tags = [image(tag), image(git("rev-parse", "--short=7", "HEAD"))]
     _docker_login()
     _docker(
         "build", "--file", str(context / "env" / "docker" / "Dockerfile"), *(f"--tag={t}" for t in tags), str(context)
@@ -223,20 +232,36 @@ def push_image(dist: Path) -> list[str]:
     return tags
 
 
-def rollback(tag: str, reason: str, github: GitHub, summary: Path | None) -> None:
-    """Make release ``tag`` current again: its image becomes :prod and its model the MLflow champion."""
-    if not VERSION.match(tag):
-        raise PipelineError(f"--tag: {tag!r} is not a release version (like v2026.11.25-1a2b3c4)")
-    if not reason.strip():
-        raise PipelineError("--reason: say why, for the audit trail")
-    if github.release(tag) is None:
-        raise PipelineError(f"--tag: no release {tag} in {github.repository}")
+def promote(tag: str) -> None:
+    """Make release ``tag`` the one in production: MLflow's ``champion``, then the ``:prod`` image."""
+    registry.make_champion(tag)
     _docker_login()
     _docker("pull", image(tag))
     _docker("tag", image(tag), image("prod"))
     _docker("push", image("prod"))
-    point_champion_at(tag)
-    text = f"### Rolled back to {tag}\n\n`{image('prod')}` now points at `{image(tag)}`.\n\nReason: {reason.strip()}"
+    print(f"release: {image('prod')} is {image(tag)}")
+
+
+def rollback(tag: str, reason: str, github: GitHub, summary: Path | None) -> None:
+    """Make release ``tag`` current again and the baseline of the next gate."""
+    if not VERSION.match(tag):
+        raise PipelineError(f"--tag: {tag!r} is not a release version (like v2026.11.25-1a2b3c4)")
+    if not reason.strip():
+        raise PipelineError("--reason: say why, for the audit trail")
+    release = github.release(tag)
+    if release is None or release.get("draft"):
+        raise PipelineError(f"--tag: no published release {tag} in {github.repository}")
+    promote(tag)
+    github.update_release(release, make_latest="true")
+    _say(
+        f"### Rolled back to {tag}\n\n`{image('prod')}` now points at `{image(tag)}`, and {tag} is the latest "
+        f"release again (the next release is gated against it).\n\nReason: {reason.strip()}",
+        summary,
+    )
+
+
+def _say(text: str, summary: Path | None) -> None:
+    """Print, and add to the job summary in GitHub Actions."""
     print(text)
     if summary is not None:
         with summary.open("a") as out:
@@ -258,7 +283,7 @@ def _docker(*args: str, stdin: str | None = None) -> None:
         raise PipelineError(f"docker {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
 
 
-def _read_version(dist: Path) -> str:
+def read_version(dist: Path) -> str:
     tag = (dist / "version.txt").read_text().strip() if (dist / "version.txt").is_file() else ""
     if not VERSION.match(tag):
         raise PipelineError(f"{dist / 'version.txt'}: {tag!r} is not a release version; run the bundle step first")

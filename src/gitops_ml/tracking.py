@@ -10,7 +10,8 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
 
 from gitops_ml.settings import TrackingSettings
 
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     from mlflow import ActiveRun
 
 MODEL_HASH_TAG = "model_md5"
+# What loading the logged model needs; pinned to this environment so MLflow need not guess.
+SERVING_PACKAGES = ("scikit-learn", "pandas", "numpy", "scipy", "skops")
+# skops (MLflow's safe default format) loads only listed types; the encoders store NumPy dtypes.
+SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
 
 
 @contextmanager
@@ -37,6 +42,20 @@ def model_run(tracking: TrackingSettings, model_md5: str, run_name: str, *, resu
     with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name) as run:
         mlflow.set_tag(MODEL_HASH_TAG, model_md5)
         yield run
+
+
+def log_model(pipeline: Any, signature: Any = None) -> str:
+    """Log the fitted pipeline into the active run as ``model``; return its model URI."""
+    import mlflow
+
+    info = mlflow.sklearn.log_model(
+        pipeline,
+        name="model",
+        pip_requirements=[f"{package}=={version(package)}" for package in SERVING_PACKAGES],
+        signature=signature,
+        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+    )
+    return str(info.model_uri)
 
 
 def run_url(tracking: TrackingSettings, model_md5: str) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from typing import Any
 
 import joblib
@@ -21,11 +20,7 @@ from gitops_ml.lineage import file_md5, git_commit
 from gitops_ml.metrics import classification_metrics
 from gitops_ml.settings import FeatureType, Settings, TrainSettings, training_params
 
-# What loading the logged model needs; pinned to this environment so MLflow need not guess.
-SERVING_PACKAGES = ("scikit-learn", "pandas", "numpy", "scipy", "skops")
 MISSING_CATEGORY = "missing"
-# skops (MLflow's safe default format) loads only listed types; the encoders store NumPy dtypes.
-SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
 
 
 def run(settings: Settings) -> Pipeline:
@@ -100,7 +95,7 @@ def log_training(settings: Settings, pipeline: Pipeline, features: pd.DataFrame,
     import mlflow
     from mlflow.models import infer_signature
 
-    from gitops_ml.tracking import model_run
+    from gitops_ml.tracking import log_model, model_run
 
     model_md5 = file_md5(paths.MODEL)
     probability = pipeline.predict_proba(features)[:, 1]
@@ -117,13 +112,7 @@ def log_training(settings: Settings, pipeline: Pipeline, features: pd.DataFrame,
         )
         train_metrics = classification_metrics(is_positive, probability, settings.evaluate.threshold)
         mlflow.log_metrics({f"train_{name}": value for name, value in train_metrics.items()})
-        mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            pip_requirements=[f"{package}=={version(package)}" for package in SERVING_PACKAGES],
-            signature=infer_signature(signature_sample(features), probability[:100]),
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
-        )
+        log_model(pipeline, infer_signature(signature_sample(features), probability[:100]))
 
 
 def signature_sample(features: pd.DataFrame) -> pd.DataFrame:
