@@ -72,8 +72,8 @@ pr-report: setup ## Compare this branch's results with BASE (origin/main) into r
 	python -m gitops_ml report --base $(BASE) --out $(REPORT_DIR) --repro-outcome $(REPRO_OUTCOME) \
 		--repro-log $(REPORT_DIR)/repro.log $(if $(PR_NUMBER),--pr-number $(PR_NUMBER))
 
-pr-comment: ## CI: post reports/pr as the pull request's one report comment (needs REPO_TOKEN)
-	.github/scripts/post-report-comment.sh $(REPORT_DIR)
+pr-comment: setup ## CI: render reports/pr's data and post it as the pull request's one report comment (REPO_TOKEN)
+	python -m gitops_ml pr-comment --artifact $(REPORT_DIR)
 
 release-repro: pull ## Release: reproduce; fail unless the committed results are reproduced; push to a DVC remote
 	$(MAKE) --no-print-directory repro

@@ -15,7 +15,9 @@ and observed of GitHub (see each route):
   any request that carries an Authorization header (as GitHub's storage does: 400/403);
 - comments are issue comments, oldest first, authored by ``github-actions[bot]`` when posted with
   the run's token;
-- ``fail`` makes chosen calls answer an error once, to test what a half-failed run leaves behind.
+- ``fail`` makes chosen calls answer an error once, to test what a half-failed run leaves behind;
+- ``/upload`` stands in for CML's asset host (``--publish-url``): no token, the raw file as the body,
+  its public URL as the answer's text, or a 500 with ``asset_uploads = "fail"``.
 
 Paths are accepted with or without GitHub Enterprise's ``/api/v3`` prefix: CML derives the API
 from the git remote's host and uses ``https://HOST/api/v3`` for any host but github.com, so the
@@ -24,6 +26,7 @@ stand-in is also served over HTTPS (a self-signed certificate for 127.0.0.1 and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import ssl
@@ -55,6 +58,8 @@ class GitHubState:
     passed: set[tuple[str, str]] = field(default_factory=set)  # (workflow file, commit) whose run succeeded
     fail: dict[str, int] = field(default_factory=dict)  # "METHOD /path-regex" -> status, answered once
     seen: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, Authorization
+    asset_uploads: str = "ok"  # CML's asset host (/upload): ok | fail
+    uploaded: list[str] = field(default_factory=list)  # file names CML published
     next_id: int = 1000
 
     def release(
@@ -110,6 +115,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if path.startswith("/storage/"):
             return self._storage(path)
+        if path == "/upload" and self.command == "POST":
+            return self._asset_host()
         if self.headers.get("Authorization", "").split(" ", 1)[-1] != self.state.token:
             return self._send(401, {"message": "Bad credentials"})
         target = f"{path}?{split.query}" if split.query else path
@@ -172,6 +179,15 @@ class _Handler(BaseHTTPRequestHandler):
                 if asset["id"] == asset_id:
                     return self._send(200, asset["content"], {"Content-Type": "application/octet-stream"})
         self._send(404, b"<Error><Code>NoSuchKey</Code></Error>", {"Content-Type": "application/xml"})
+
+    def _asset_host(self) -> None:
+        """CML's asset host (``--publish-url``): the body is the file; the answer's text is its public URL."""
+        name = re.search(r'filename="([^"]*)"', self.headers.get("Content-Disposition", ""))
+        self.state.uploaded.append(name.group(1) if name else "")
+        if self.state.asset_uploads != "ok":
+            return self._send(500, b"Internal Server Error", {"Content-Type": "text/plain"})
+        digest = hashlib.sha256(self.body).hexdigest()[:16]
+        self._send(200, f"https://asset.example/{digest}".encode(), {"Content-Type": "text/plain"})
 
     def log_message(self, *_: Any) -> None:
         pass

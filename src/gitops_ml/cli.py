@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--repro-log", type=Path, help="dvc repro's output, to name the stage that failed")
     report.add_argument("--pr-number", help="pull request number, written beside the report for the comment job")
+    comment = commands.add_parser("pr-comment", help="post a report artifact as its pull request's one comment")
+    comment.add_argument("--artifact", type=Path, default=Path("reports/pr"), help="(default: %(default)s)")
+    comment.add_argument("--out", type=Path, default=Path("reports/pr-comment"), help="(default: %(default)s)")
     card = commands.add_parser("model-card", help="write the model card of the current model (Markdown)")
     card.add_argument("--out", type=Path, default=Path("reports/model_card.md"), help="(default: %(default)s)")
     card.add_argument("--version", help="release version to name in the card (default: unreleased)")
@@ -108,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(
             args.params,
-            check_files=args.command not in ("suggest-suite", "report", "monitor", "drift-issue", "check-repro"),
+            check_files=args.command
+            not in ("suggest-suite", "report", "monitor", "drift-issue", "check-repro", "pr-comment"),
         )
         if args.command == "check":
             print(f"{args.params}: ok")
@@ -146,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.repro_outcome == "failure":
                 print("report: the pipeline failed on this branch; the report says where", file=sys.stderr)
                 return 1
+        elif args.command == "pr-comment":
+            from gitops_ml import pr_comment
+
+            print(f"pr-comment: {pr_comment.run(args.artifact, args.out, pr_comment.Settings.from_environment())}")
         elif args.command == "model-card":
             from gitops_ml import model_card
 

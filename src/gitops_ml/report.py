@@ -23,11 +23,23 @@ from gitops_ml.compare import MetricChange, Predictions, compare, paired_bootstr
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_text
 from gitops_ml.git import git, show
+from gitops_ml.report_data import (
+    Change,
+    Difference,
+    Link,
+    ParamChange,
+    Reproduction,
+    Summary,
+    Validation,
+    ValidationFailure,
+)
 from gitops_ml.reproducibility import Verdict
 from gitops_ml.settings import PARAMS_FILE, Settings, dotted
+from gitops_ml.validate import Failure, examples_text, expected_text
 
 REPORT = "report.md"
 REPORT_WITHOUT_IMAGES = "report-no-images.md"
+REPORT_DATA = "report.json"  # what the comment job renders (report_data)
 PR_NUMBER_FILE = "pr-number.txt"
 FAILED_STAGE = re.compile(r"failed to reproduce '([^']+)'")
 # Stages after which reports/validation/ is this run's own (validate writes it even when it fails).
@@ -50,7 +62,7 @@ class Outcome:
     failed_stage: str | None = None  # None: it succeeded
     log_tail: str = ""
     reproduction: Verdict | None = None  # against the branch's committed results; None when the run failed
-    validation_markdown: str | None = None
+    validation: dict[str, Any] | None = None  # reports/validation/report.json, when this run wrote it
 
 
 @dataclass(frozen=True)
@@ -74,9 +86,10 @@ def run(
     repro_succeeded: bool = True,
     repro_log: Path | None = None,
     pr_number: str | None = None,
-) -> Report:
+) -> Summary:
+    """Write the report's data (``report.json``), its figures and its Markdown, with and without images."""
     from gitops_ml.report_figures import render_comparison
-    from gitops_ml.report_render import render
+    from gitops_ml.report_render import headline, render
 
     if pr_number is not None and not pr_number.isdigit():
         raise PipelineError(f"--pr-number: expected digits, got {pr_number!r}")
@@ -84,13 +97,76 @@ def run(
     base = side_at_revision(base_ref, settings)
     new = side_in_work_tree(settings) if outcome.failed_stage is None else Side(params=_params(PARAMS_FILE.read_text()))
     report = build(settings, base_ref.removeprefix("origin/"), base, new, outcome)
+    summary = summarize(report)
+    write_text(out_dir / REPORT_DATA, summary.model_dump_json(indent=2) + "\n")
     figures = render_comparison(base, new, settings, out_dir, base_name=report.base_name)
-    write_text(out_dir / REPORT, render(report, figures))
-    write_text(out_dir / REPORT_WITHOUT_IMAGES, render(report, []))
+    write_text(out_dir / REPORT, render(summary, figures))
+    write_text(out_dir / REPORT_WITHOUT_IMAGES, render(summary, [], plots_elsewhere="this run's `pr-report` artifact"))
     if pr_number is not None:
         write_text(out_dir / PR_NUMBER_FILE, pr_number + "\n")
-    print(f"report: {report_headline(report)} -> {out_dir / REPORT}")
-    return report
+    print(f"report: {headline(summary)} -> {out_dir / REPORT}")
+    return summary
+
+
+def summarize(report: Report) -> Summary:
+    """The report as the data the comment job renders: strings kept as data, values as JSON text."""
+    verdict = report.outcome.reproduction
+    return Summary(
+        base_name=report.base_name,
+        base_has_metrics=report.base.metrics is not None,
+        new_has_metrics=report.new.metrics is not None,
+        both_have_predictions=report.base.predictions is not None and report.new.predictions is not None,
+        same_test_set=report.same_test_set,
+        confidence=report.confidence,
+        changes=[
+            Change(metric=c.metric, base=c.base, new=c.new, low=c.low, high=c.high, threshold=c.threshold)  # type: ignore[arg-type]
+            for c in report.changes
+        ],
+        changed_params=[
+            ParamChange(key=key, before=_json_or_none(before), after=_json_or_none(after))
+            for key, before, after in report.changed_params
+        ],
+        failed_stage=report.outcome.failed_stage,
+        log_tail=report.outcome.log_tail,
+        reproduction=None
+        if verdict is None
+        else Reproduction(
+            reproduced=verdict.reproduced,
+            tolerance=verdict.tolerance,
+            differences=[Difference(**vars(d)) for d in verdict.differences][:50],
+            rebuilt=list(verdict.rebuilt)[:50],
+        ),
+        validation=_validation(report.outcome.validation),
+        links=[Link(label=label, url=url) for label, url in report.links],
+    )
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)[:500]
+
+
+def _validation(found: dict[str, Any] | None) -> Validation | None:
+    if found is None:
+        return None
+    failures = [Failure(**failure) for failure in found["failures"]]
+    return Validation(
+        success=found["success"],
+        evaluated=found["evaluated"],
+        rows=found["rows"],
+        columns=found["columns"],
+        data=found["data"],
+        suite=found["suite"],
+        failures=[
+            ValidationFailure(
+                column=f.column,
+                problem=f.description,
+                expected=expected_text(f)[:500],
+                unexpected=f.unexpected_count,
+                examples=examples_text(f)[:500],
+            )
+            for f in failures[:100]
+        ],
+    )
 
 
 def build(settings: Settings, base_name: str, base: Side, new: Side, outcome: Outcome) -> Report:
@@ -122,12 +198,6 @@ def build(settings: Settings, base_name: str, base: Side, new: Side, outcome: Ou
     )
 
 
-def report_headline(report: Report) -> str:
-    from gitops_ml.report_render import headline
-
-    return headline(report)
-
-
 def reproduction_outcome(succeeded: bool, repro_log: Path | None, settings: Settings) -> Outcome:
     """What the reproduction left: the failed stage (from DVC's log), the log's tail, the validation summary,
     and whether it reproduced the branch's committed results."""
@@ -137,8 +207,8 @@ def reproduction_outcome(succeeded: bool, repro_log: Path | None, settings: Sett
         found = FAILED_STAGE.search(text)
         stage = found.group(1) if found else "unknown"
     validation = None
-    if (stage is None or stage in VALIDATED_BY) and paths.VALIDATION_MARKDOWN.is_file():
-        validation = paths.VALIDATION_MARKDOWN.read_text()
+    if (stage is None or stage in VALIDATED_BY) and paths.VALIDATION_JSON.is_file():
+        validation = json.loads(paths.VALIDATION_JSON.read_text())
     tail = "\n".join(text.strip().splitlines()[-15:]) if stage else ""
     reproduction = None if stage else reproducibility.check("HEAD", settings.reproducibility.metric_tolerance)
     return Outcome(stage, tail, reproduction, validation)

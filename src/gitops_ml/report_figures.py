@@ -8,6 +8,9 @@ from gitops_ml.plots import draw_confusion_matrix, save_figure
 from gitops_ml.report import Side
 from gitops_ml.settings import Settings
 
+# The figures a report may show: file name -> caption (the comment job posts no other file).
+FIGURES = {"curves.png": "ROC and precision-recall curves", "confusion_matrices.png": "Confusion matrices"}
+
 
 def render_comparison(
     base: Side, new: Side, settings: Settings, out_dir: Path, *, base_name: str
@@ -42,7 +45,7 @@ def render_comparison(
     for ax in (roc_ax, pr_ax):
         ax.legend(loc="lower left" if ax is pr_ax else "lower right")
     save_figure(fig, out_dir / "curves.png")
-    figures.append(("ROC and precision-recall curves", "curves.png"))
+    figures.append((FIGURES["curves.png"], "curves.png"))
 
     labels = [str(settings.data.negative_class), str(settings.data.positive_class)]
     fig, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 4), dpi=100, squeeze=False)
@@ -50,5 +53,5 @@ def render_comparison(
         counts = confusion_matrix(p.is_positive, p.predicted_positive, labels=[False, True])
         draw_confusion_matrix(ax, counts, labels, f"Confusion matrix: {name}")
     save_figure(fig, out_dir / "confusion_matrices.png")
-    figures.append(("Confusion matrices", "confusion_matrices.png"))
+    figures.append((FIGURES["confusion_matrices.png"], "confusion_matrices.png"))
     return figures

@@ -214,7 +214,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _expected_text(failure: Failure) -> str:
+def examples_text(failure: Failure) -> str:
+    """Some of the values that broke the expectation, or what was observed instead."""
+    if failure.sample_values:
+        return ", ".join(map(str, failure.sample_values))
+    return "" if failure.observed is None else str(failure.observed)
+
+
+def expected_text(failure: Failure) -> str:
     return ", ".join(f"{k}={_brief(v)}" for k, v in failure.expected.items()) or "-"
 
 
@@ -229,7 +236,7 @@ def render_summary(report: Report) -> str:
     lines = [f"validation failed: {failed} of {report.evaluated} expectations on {report.data} ({report.rows} rows)"]
     for f in report.failures:
         where = f"column {f.column!r}" if f.column else "table"
-        line = f"  - {where}: {f.description} ({f.expectation}; expected {_expected_text(f)})"
+        line = f"  - {where}: {f.description} ({f.expectation}; expected {expected_text(f)})"
         if f.unexpected_count is not None:
             line += f"; {f.unexpected_count} unexpected"
         if f.sample_values:
@@ -253,8 +260,7 @@ def render_markdown(report: Report) -> str:
         lines += ["", "| Column | Problem | Expected | Unexpected | Examples |", "|---|---|---|---:|---|"]
         for f in report.failures:
             count = "" if f.unexpected_count is None else str(f.unexpected_count)
-            examples = ", ".join(map(str, f.sample_values)) if f.sample_values else _cell(f.observed)
-            cells = [f.column or "(table)", f.description, _cell(_expected_text(f)), count, _cell(examples)]
+            cells = [f.column or "(table)", f.description, _cell(expected_text(f)), count, _cell(examples_text(f))]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
