@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import pytest
 
 from gitops_ml.settings import Settings
 from tests.support import ROOT, free_port, make_settings, wait_until_healthy
+
+CML_ARCHIVE = ROOT.parent / "shared" / "tools" / "cml-0.20.6.tgz"
 
 for _name, _value in {
     "DVC_NO_ANALYTICS": "1",
@@ -43,6 +46,19 @@ def settings(workdir: Path) -> Callable[..., Settings]:
         return make_settings(**overrides)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def cml(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The real CML 0.20.6 as a command (unpacked from ../shared/tools: the npm registry here does not serve it)."""
+    if not CML_ARCHIVE.is_file():
+        pytest.skip(f"the real CML is not here ({CML_ARCHIVE} is absent)")
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed (the real CML runs on it)")
+    folder = tmp_path_factory.mktemp("cml")
+    with tarfile.open(CML_ARCHIVE) as archive:
+        archive.extractall(folder, filter="tar")
+    return f"node {folder / 'cml-npx' / 'bin' / 'cml.js'}"
 
 
 @pytest.fixture(scope="session")

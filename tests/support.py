@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -120,3 +121,15 @@ def tool_env(project: Path) -> dict[str, str]:
         # The package stage writes BentoML models: keep them out of the user's ~/bentoml and the project.
         "BENTOML_HOME": str(project.parent / f"{project.name}-bentoml"),
     }
+
+
+def outside_code(markdown: str) -> str:
+    """What GitHub interprets of a Markdown document: without fenced blocks and code spans (CommonMark's rules:
+    a span closes at the next run of exactly as many backticks as opened it)."""
+    text = re.sub(r"(?ms)^(`{3,})[^\n]*\n.*?^\1[ \t]*$", "", markdown)
+    kept, position = [], 0
+    while (opening := re.compile(r"`+").search(text, position)) is not None:
+        kept.append(text[position : opening.start()])
+        closing = re.compile(rf"(?<!`)`{{{len(opening.group())}}}(?!`)").search(text, opening.end())
+        position = closing.end() if closing else opening.end()
+    return "".join(kept) + text[position:]

@@ -11,7 +11,7 @@ import pytest
 from gitops_ml import cli, monitor, paths, train
 from gitops_ml.errors import DataError
 from gitops_ml.synthetic import make_churn_table
-from tests.support import SYNTHETIC, make_settings, write_params
+from tests.support import SYNTHETIC, make_settings, outside_code, write_params
 
 FEATURES = ["age", "tenure_months", "monthly_charges", "support_calls", "plan", "contract", "region"]
 
@@ -144,3 +144,21 @@ def test_without_a_model_the_error_says_how_to_get_one(
     with pytest.raises(DataError, match=r"models/model.joblib: no model .* `make repro` or `dvc pull`"):
         monitor.run(make_settings(**SYNTHETIC), project / paths.TRAIN_DATA, current, Path("out"))
     assert not Path("out").exists()
+
+
+def test_values_from_api_traffic_are_shown_as_code_in_the_drift_report() -> None:
+    hostile = "@octocat ![x](http://tracker.example/x.png) [doc](https://evil.example) <img src=x>"
+    feature = {"kind": "categorical", "test": "chisquare", "score": 0.01, "threshold": 0.05, "drifted": True}
+    prediction = {"test": "ks", "score": 0.5, "threshold": 0.05, "drifted": False, "source": "logged",
+                  "reference_mean_probability": 0.3, "current_mean_probability": 0.3,
+                  "reference_positive_share": 0.3, "current_positive_share": 0.3}  # fmt: skip
+    summary = {
+        "drift": True, "drifted_features": [hostile], "features": {hostile: feature},
+        "dataset": {"share": 1.0, "threshold": 0.25}, "prediction": prediction,
+        "data": {"current": {"path": hostile, "rows": 300}, "reference": {"path": "train.parquet", "rows": 455}},
+        "quality": {"missing": {hostile: {"current": 0.5, "reference": 0.0}},
+                    "new_categories": {hostile: {"values": [hostile, "`", "@team"], "share": 0.2}}},
+    }  # fmt: skip
+    text = outside_code(monitor.render_markdown(summary))
+    for forbidden in ("@octocat", "@team", "tracker.example", "evil.example", "<img"):
+        assert forbidden not in text, forbidden

@@ -8,15 +8,15 @@ URL. Marketplace actions are the composite stand-ins of ``tests/workflows/stand-
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 from gitops_ml import drift_issue
 from gitops_ml.github_api import GitHub
 from gitops_ml.ingest import load_source
+from tests.github_standin import github_api
 from tests.support import make_settings, tool_env
-from tests.workflow_runner import Act, clone, github_api_server, make_origin
+from tests.workflow_runner import Act, clone, make_origin, seed_cache
 
 
 def production_log(path: Path) -> Path:
@@ -30,7 +30,8 @@ def production_log(path: Path) -> Path:
 def test_drift_opens_one_issue_and_the_next_run_updates_it(tmp_path: Path) -> None:
     origin = make_origin(tmp_path / "origin")
     current = production_log(tmp_path / "predictions.jsonl")
-    with github_api_server() as (api_url, api):
+    with github_api() as (api_url, api):
+        api.token = "token-of-the-monitor"
         act = Act.create(tmp_path / "act", GITHUB_API_URL=api_url, STANDIN_CACHE=str(tmp_path / "saved"))
         secret_and_source = ("-s", "GITHUB_TOKEN=token-of-the-monitor", "--var", f"MONITOR_CURRENT_URL={current}")
 
@@ -38,7 +39,7 @@ def test_drift_opens_one_issue_and_the_next_run_updates_it(tmp_path: Path) -> No
         # are checked out, not reproduced.
         seeded = clone(origin, tmp_path / "seed")
         subprocess.run(["dvc", "repro"], cwd=seeded, env=tool_env(seeded), check=True, capture_output=True)
-        shutil.copytree(seeded / ".dvc" / "cache", tmp_path / "saved" / ".dvc_cache")
+        seed_cache(tmp_path / "saved", "dvc-from-main", ".dvc/cache", seeded / ".dvc" / "cache")
 
         first = act.run(clone(origin, tmp_path / "first"), "schedule", {}, "monitor.yml", *secret_and_source)
         assert first.returncode != 0, first.stdout[-4000:]  # drift fails the run, so it shows red
@@ -48,7 +49,7 @@ def test_drift_opens_one_issue_and_the_next_run_updates_it(tmp_path: Path) -> No
         assert drift_issue.MARKER in issue["body"] and "**Drift detected**" in issue["body"]
         assert "README.md#retraining-on-new-data" in issue["body"]
         assert "predictions shifted" in issue["body"]
-        report = act.artifacts / "drift-report"
+        report = act.artifact("drift-report")
         assert json.loads((report / "drift.json").read_text())["drift"] is True
         assert (report / "drift.html").stat().st_size > 100_000
 
@@ -59,7 +60,8 @@ def test_drift_opens_one_issue_and_the_next_run_updates_it(tmp_path: Path) -> No
 
     [issue] = api.issues  # updated, not a second one
     assert "**Drift detected**" in issue["body"] and "(an earlier report)" not in issue["body"]
-    assert len(issue["comments"]) == 1 and issue["comments"][0].startswith("Drift found again by")
+    [comment] = api.comments[issue["number"]]
+    assert str(comment["body"]).startswith("Drift found again by")
     methods = [(method, path.split("?")[0]) for method, path, _ in api.seen]
     assert methods.count(("POST", "/repos/example/gitops-ml/issues")) == 1
     assert ("PATCH", "/repos/example/gitops-ml/issues/1") in methods
@@ -69,7 +71,7 @@ def test_drift_opens_one_issue_and_the_next_run_updates_it(tmp_path: Path) -> No
 def test_a_report_without_drift_opens_nothing(tmp_path: Path) -> None:
     (tmp_path / "drift.json").write_text(json.dumps({"drift": False}))
     (tmp_path / "drift.md").write_text("## **No drift**\n")
-    with github_api_server() as (api_url, api):
-        github = GitHub(api_url, "example/gitops-ml", "token")
+    with github_api() as (api_url, api):
+        github = GitHub(api_url, "example/gitops-ml", api.token)
         assert drift_issue.run(tmp_path, github) == "no drift: nothing to open or update"
         assert api.seen == []

@@ -45,15 +45,17 @@ def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
     assert "job-needs" in {json.loads(line)["kind"] for line in result.stdout.splitlines()}
 
 
-def test_zizmor_finds_nothing_offline() -> None:
+@pytest.mark.parametrize("persona", ["regular", "pedantic", "auditor"])
+def test_zizmor_finds_nothing_offline_in_workflows_and_dependabot(persona: str) -> None:
     result = subprocess.run(
-        [BIN / "zizmor", "--offline", "--no-progress", ROOT / ".github" / "workflows"],
+        [BIN / "zizmor", "--offline", "--no-progress", "--persona", persona, ROOT / ".github"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings to report" in result.stdout
+    assert "dependabot.yml" in result.stderr  # audited too (cooldown)
 
 
 @pytest.mark.parametrize(
@@ -90,3 +92,48 @@ def test_every_pinned_action_names_its_version() -> None:
         for line in path.read_text().splitlines():
             if "uses:" in line:
                 assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{path.name}: {line.strip()}"
+
+
+# What each step needs of the job's token (GitHub's permission names; write covers read).
+NEEDS: dict[str, dict[str, str]] = {
+    "actions/checkout": {"contents": "read"},  # a private repository's code
+    "make pr-comment": {"pull-requests": "write"},
+    "make drift-issue": {"issues": "write"},
+    "make release-tested": {"actions": "read"},  # the commit's ci.yml runs
+    "make release-gate": {"contents": "read"},  # the latest release and its assets
+    "make release-bundle": {"contents": "read"},
+    "make release-image": {"packages": "write"},
+    "make release-publish": {"contents": "write"},
+    "make release-promote": {"packages": "write"},
+    "make rollback": {"contents": "write", "packages": "write"},  # find the release, mark it latest; :prod
+}
+LEVELS = {"none": 0, "read": 1, "write": 2}
+
+
+def needed(step: dict[str, Any]) -> dict[str, str]:
+    if "uses" in step:
+        action = step["uses"].split("@")[0]
+        if action == "actions/download-artifact" and "run-id" in step.get("with", {}):
+            return {"actions": "read"}  # another run's artifact
+        return NEEDS.get(action, {})
+    return NEEDS.get(step["run"].strip(), {})
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_jobs_permissions_are_exactly_what_its_steps_use(path: Path) -> None:
+    # act ignores `permissions:`, so the workflow runs cannot show a missing one: this does.
+    workflow = load(path)
+    for name, job in workflow["jobs"].items():
+        granted = job.get("permissions", workflow["permissions"])
+        wanted: dict[str, str] = {}
+        for step in job["steps"]:
+            for scope, level in needed(step).items():
+                if LEVELS[level] > LEVELS[wanted.get(scope, "none")]:
+                    wanted[scope] = level
+        assert granted == wanted, f"{path.name}/{name}: grants {granted}, its steps use {wanted}"
+
+
+def test_a_job_missing_a_permission_is_caught() -> None:
+    job = {"steps": [{"uses": "actions/checkout@x"}, {"run": "make pr-comment"}]}
+    wanted = [needed(step) for step in job["steps"]]
+    assert wanted == [{"contents": "read"}, {"pull-requests": "write"}]

@@ -3,11 +3,13 @@
 A bare ``origin`` holds the project's main branch; feature branches change one thing each. The
 "Pull request" workflow's pipeline job runs as GitHub would run it on that pull request, and the
 "Pull request comment" workflow then runs from main, as GitHub runs ``workflow_run`` workflows,
-against a loopback stand-in for GitHub's API. The lint-and-test job is not run here: it is this suite.
+with the real CML against the HTTPS stand-in for GitHub's API (``tests/github_standin.py``). The
+lint-and-test job is not run here: it is this suite.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,19 +17,9 @@ from pathlib import Path
 import pytest
 
 from gitops_ml.ingest import load_source
+from tests.github_standin import REPOSITORY, GitHubState, github_api
 from tests.support import git, make_settings
-from tests.workflow_runner import (
-    REPOSITORY,
-    STAND_INS,
-    Act,
-    GitHubAPI,
-    clone,
-    github_api_server,
-    head,
-    make_origin,
-    pull_request_event,
-    workflow_run_event,
-)
+from tests.workflow_runner import Act, clone, head, make_origin, pull_request_event, workflow_run_event
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +57,8 @@ def break_the_data(repo: Path) -> None:
 
 
 @pytest.fixture
-def github_api() -> Iterator[tuple[str, type[GitHubAPI]]]:
-    with github_api_server() as served:
+def github(tmp_path: Path) -> Iterator[tuple[str, GitHubState]]:
+    with github_api(tls_folder=tmp_path) as served:
         yield served
 
 
@@ -74,63 +66,73 @@ def post_comment(
     act: Act,
     origin: Path,
     folder: Path,
-    github_api: tuple[str, type[GitHubAPI]],
+    github: tuple[str, GitHubState],
+    cml: str,
     number: int,
     head_sha: str,
     *,
-    run_id: int,
     conclusion: str,
     private: bool = False,
-) -> Path:
-    """Run the comment workflow from main, as GitHub runs workflow_run workflows; return what CML got."""
-    api_url, api = github_api
-    api.heads[number] = head_sha
-    cml = folder / "cml"
-    event = workflow_run_event(run_id, head_sha, conclusion=conclusion, private=private)
+) -> str:
+    """Run the comment workflow from main, as GitHub runs workflow_run workflows; return the posted comment."""
+    base_url, state = github
+    state.heads[number] = head_sha
+    event = workflow_run_event(act.run_ids[-1], head_sha, conclusion=conclusion, private=private)
+    certificate = str(folder / "standin-cert.pem")
     posted = act.run(
         clone(origin, folder / "main"), "workflow_run", event, "pull-request-comment.yml",
-        "-s", "GITHUB_TOKEN=token-of-the-run",
-        "--env", f"GITHUB_API_URL={api_url}", "--env", f"CML={STAND_INS / 'cml'}", "--env", f"STANDIN_CML={cml}",
+        "-s", f"GITHUB_TOKEN={state.token}", "--env", f"GITHUB_API_URL={base_url}/api/v3", "--env", f"CML={cml}",
+        "--env", f"CML_COMMENT_REPO={base_url}/{REPOSITORY}", "--env", f"CML_COMMENT_PUBLISH_URL={base_url}/upload",
+        "--env", f"NODE_EXTRA_CA_CERTS={certificate}", "--env", f"SSL_CERT_FILE={certificate}",
     )  # fmt: skip
     assert posted.returncode == 0, posted.stdout[-5000:]
-    return cml
+    [comment] = state.comments[number]
+    return str(comment["body"])
+
+
+def committed_metrics(repo: Path) -> dict[str, float]:
+    metrics: dict[str, float] = json.loads((repo / "reports" / "evaluation" / "metrics.json").read_text())["test"]
+    return metrics
 
 
 def test_a_parameter_change_gets_a_report_that_the_comment_workflow_posts_to_its_pull_request(
-    origin: Path, tmp_path: Path, github_api: tuple[str, type[GitHubAPI]]
+    origin: Path, tmp_path: Path, github: tuple[str, GitHubState], cml: str
 ) -> None:
     repo, act, ran = open_pull_request(origin, tmp_path, 42, lower_regularisation)
     assert ran.returncode == 0, ran.stdout[-5000:]
-    artifact = act.artifacts / "pr-report"
+    artifact = act.artifact("pr-report")
     report = (artifact / "report.md").read_text()
+    main = committed_metrics(origin_clone(origin, tmp_path))
     assert report.startswith("## ")
     assert "| `train.logistic_regression.C` | `1.0` | `0.05` |" in report
-    assert "| **roc_auc** | 0.9960 | " in report and "| **f1** | 0.9512 | " in report  # main's, then this PR's
+    assert f"| **roc_auc** | {main['roc_auc']:.4f} | " in report and f"| **f1** | {main['f1']:.4f} | " in report
     assert "paired bootstrap 95% interval" in report  # same test set: the deltas carry intervals
     assert (artifact / "pr-number.txt").read_text() == "42\n"
-    assert {"curves.png", "confusion_matrices.png", "report-no-images.md"} <= {p.name for p in artifact.iterdir()}
+    assert {"curves.png", "confusion_matrices.png", "report.json"} <= {p.name for p in artifact.iterdir()}
 
-    api = github_api[1]
-    cml = post_comment(act, origin, tmp_path, github_api, 42, head(repo), run_id=987, conclusion="success")
-    args = (cml / "args").read_text().splitlines()
-    assert args[:4] == ["comment", "update", "--target=pr/42", "--watermark-title=Model report (gitops-ml)"]
-    assert args[4].endswith("reports/pr/report.md")  # a public repository: plots published with the comment
-    assert (cml / "report.md").read_text() == report
-    assert (act.artifacts / "download-run-id").read_text().strip() == "987"  # the run that made the report
-    assert api.seen == [("GET", f"/repos/{REPOSITORY}/pulls/42", "Bearer token-of-the-run")]
+    state = github[1]
+    comment = post_comment(act, origin, tmp_path, github, cml, 42, head(repo), conclusion="success")
+    assert comment.startswith(report.splitlines()[0])  # the same verdict, rendered again by main's code
+    assert f"| **f1** | {main['f1']:.4f} | " in comment and "https://asset.example/" in comment  # public: plots
+    assert sorted(state.uploaded) == ["confusion_matrices.png", "curves.png"]
 
 
 def test_broken_data_fails_the_check_with_a_report_naming_the_failed_expectation(
-    origin: Path, tmp_path: Path, github_api: tuple[str, type[GitHubAPI]]
+    origin: Path, tmp_path: Path, github: tuple[str, GitHubState], cml: str
 ) -> None:
     repo, act, ran = open_pull_request(origin, tmp_path, 7, break_the_data)
     assert ran.returncode != 0  # the check fails
-    report = (act.artifacts / "pr-report" / "report.md").read_text()
+    report = (act.artifact("pr-report") / "report.md").read_text()
     assert report.startswith("## ❌ Pipeline failed at stage `validate`")
-    assert "| mean_texture | values must not be missing |" in report
-    assert "| `data.source` | `breast_cancer` | `file` |" in report
+    assert "| `mean_texture` | `values must not be missing` |" in report
+    assert '| `data.source` | `"breast_cancer"` | `"file"` |' in report
 
     # A failed run still gets its comment; in a private repository, without the plots (they stay in the artifact).
-    cml = post_comment(act, origin, tmp_path, github_api, 7, head(repo), run_id=988, conclusion="failure", private=True)
-    assert (cml / "args").read_text().splitlines()[4].endswith("reports/pr/report-no-images.md")
-    assert "![" not in (cml / "report.md").read_text()
+    comment = post_comment(act, origin, tmp_path, github, cml, 7, head(repo), conclusion="failure", private=True)
+    assert comment.startswith("## ❌ Pipeline failed at stage `validate`")
+    assert "| `mean_texture` | `values must not be missing` |" in comment
+    assert "![" not in comment.split("![](https://cml.dev/watermark.png")[0] and github[1].uploaded == []
+
+
+def origin_clone(origin: Path, folder: Path) -> Path:
+    return clone(origin, folder / "main-results")

@@ -9,10 +9,12 @@ the project with the host's uv from its warm cache, offline, so nothing is downl
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -122,6 +124,14 @@ class Act:
         )
 
 
+def seed_cache(store: Path, key: str, path: str, content: Path, ref: str = "refs/heads/main") -> None:
+    """An entry of the cache stand-in, as a run on ``ref`` would have saved ``content`` for the step's ``path``."""
+    entry = store / f"seeded-{len(list(store.glob('*'))) if store.exists() else 0}"
+    shutil.copytree(content, entry / "files" / "0", copy_function=os.link)
+    version = hashlib.sha256(json.dumps([path], separators=(",", ":")).encode()).hexdigest()
+    (entry / "meta.json").write_text(json.dumps({"key": key, "ref": ref, "version": version, "created": 0}))
+
+
 def pull_request_event(number: int, repo: Path, *, private: bool = False) -> dict[str, Any]:
     return {
         "action": "synchronize",
@@ -144,6 +154,7 @@ def workflow_run_event(run_id: int, head_sha: str, *, conclusion: str, private: 
             "event": "pull_request",
             "conclusion": conclusion,
             "head_sha": head_sha,
+            "html_url": f"https://github.com/{REPOSITORY}/actions/runs/{run_id}",
             "pull_requests": [],  # as GitHub sends it for a pull request from a fork
         },
         "repository": {"full_name": REPOSITORY, "private": private},

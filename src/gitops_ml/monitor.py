@@ -22,6 +22,7 @@ from gitops_ml import paths
 from gitops_ml.errors import DataError
 from gitops_ml.features import feature_types
 from gitops_ml.files import read_table, write_json, write_text, write_with
+from gitops_ml.markdown import code
 from gitops_ml.prediction_log import PROBABILITY_FIELD as PROBABILITY
 from gitops_ml.settings import FeatureType, MonitorSettings, Settings
 
@@ -217,14 +218,14 @@ def quality(reference: pd.DataFrame, current: pd.DataFrame, types: dict[str, Fea
 def render_markdown(summary: dict[str, Any]) -> str:
     dataset, prediction, data = summary["dataset"], summary["prediction"], summary["data"]
     verdict = "**Drift detected**" if summary["drift"] else "**No drift**"
-    drifted = ", ".join(f"`{name}`" for name in summary["drifted_features"]) or "none"
+    drifted = ", ".join(code(name) for name in summary["drifted_features"]) or "none"
     lines = [
         f"## {verdict}: {len(summary['drifted_features'])} of {len(summary['features'])} features drifted "
         f"(share {dataset['share']:.2f}, threshold {dataset['threshold']:.2f}); "
         f"predictions {'shifted' if prediction['drifted'] else 'stable'}",
         "",
-        f"Current: `{data['current']['path']}`, {data['current']['rows']:,} rows. "
-        f"Reference: `{data['reference']['path']}`, {data['reference']['rows']:,} rows.",
+        f"Current: {code(data['current']['path'])}, {data['current']['rows']:,} rows. "
+        f"Reference: {code(data['reference']['path'])}, {data['reference']['rows']:,} rows.",
         "",
         f"Drifted features: {drifted}.",
         "",
@@ -234,7 +235,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
     ordered = sorted(summary["features"].items(), key=lambda item: not item[1]["drifted"])
     for name, column in [*ordered, ("predicted probability", {"kind": "prediction", **prediction})]:
         lines.append(
-            f"| `{name}` | {column['kind']} | {column['test']} | {column['score']:.4g} | {column['threshold']:.4g} "
+            f"| {code(name)} | {column['kind']} | {column['test']} | {column['score']:.4g} | {column['threshold']:.4g} "
             f"| {'**yes**' if column['drifted'] else 'no'} |"
         )
     lines += [
@@ -251,10 +252,11 @@ def _quality_lines(found: dict[str, Any]) -> list[str]:
     lines = ["", "Data quality of the current data:"]
     grown = {n: m for n, m in found["missing"].items() if m["current"] > m["reference"]}
     for name, share in grown.items():
-        lines.append(f"- `{name}`: {share['current']:.1%} missing (training: {share['reference']:.1%})")
+        lines.append(f"- {code(name)}: {share['current']:.1%} missing (training: {share['reference']:.1%})")
     for name, new in found["new_categories"].items():
-        values = ", ".join(json.dumps(v) for v in new["values"])
-        lines.append(f"- `{name}`: categories never seen in training ({new['share']:.1%} of rows): {values}")
+        # Category values come from API traffic: shown as code, so the issue cannot mention, link or embed.
+        values = ", ".join(code(json.dumps(v), 60) for v in new["values"])
+        lines.append(f"- {code(name)}: categories never seen in training ({new['share']:.1%} of rows): {values}")
     if len(lines) == 2:
         lines.append("- no more missing values than in training, and no new categories")
     return lines

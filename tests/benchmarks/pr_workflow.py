@@ -9,14 +9,13 @@ parameter, one changes only the README.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from tests.support import git, tool_env
-from tests.workflow_runner import Act, clone, make_origin, pull_request_event
+from tests.workflow_runner import Act, clone, make_origin, pull_request_event, seed_cache
 
 TARGET_SECONDS = 90.0
 STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
@@ -27,8 +26,7 @@ def run(folder: Path) -> dict[str, Any]:
     main = clone(origin, folder / "main")
     subprocess.run(["dvc", "repro", "-q"], cwd=main, env=tool_env(main), check=True, capture_output=True)
     saved = folder / "saved-caches"
-    saved.mkdir()
-    shutil.copytree(main / ".dvc" / "cache", saved / ".dvc_cache", copy_function=_link)  # as the stand-in names it
+    seed_cache(saved, "dvc-from-main", ".dvc/cache", main / ".dvc" / "cache")
 
     results: dict[str, Any] = {"target_seconds": TARGET_SECONDS}
     for name, number, edit in (("parameter_change", 1, _lower_regularisation), ("docs_only", 2, _edit_readme)):
@@ -42,14 +40,10 @@ def run(folder: Path) -> dict[str, Any]:
         seconds = time.monotonic() - started
         if ran.returncode != 0:
             raise RuntimeError(f"{name}: act failed\n{ran.stdout[-3000:]}")
-        log = (act.artifacts / "pr-report" / "repro.log").read_text()
+        log = (act.artifact("pr-report") / "repro.log").read_text()
         results[name] = {"seconds": round(seconds, 1), "stages_run": re.findall(r"Running stage '(\w+)'", log)}
     _print_table(results)
     return results
-
-
-def _link(source: str, destination: str) -> None:
-    Path(destination).hardlink_to(source)
 
 
 def _lower_regularisation(repo: Path) -> None:
