@@ -33,7 +33,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help setup pull repro test lint bench clean bento serve serving-requirements pr-repro pr-report pr-comment \
+.PHONY: help setup pull repro test lint bench clean bento serve pr-repro pr-report pr-comment \
 	release-repro release-tested release-gate release-bundle release-image release-publish release-register \
 	release-promote rollback \
 	monitor-fetch monitor drift-issue
@@ -121,10 +121,6 @@ bento: repro ## Reproduce if needed, then build the Bento offline (model from mo
 
 serve: repro ## Build the Bento if needed and serve the current model on http://127.0.0.1:$(PORT)
 	python -m gitops_ml serve --port $(PORT)
-
-serving-requirements: $(UV) ## Re-pin src/requirements-serving.txt (the Bento's packages) from uv.lock
-	$(UV) export --frozen --only-group serving --no-hashes --no-emit-project --no-header --no-annotate \
-		--output-file src/requirements-serving.txt --quiet
 
 test: setup $(WORKFLOW_LINT) ## Set up and run the whole test suite
 	pytest

@@ -1,23 +1,20 @@
-"""The Bento's pinned packages are exactly the serving group of uv.lock (regenerate: make serving-requirements)."""
+"""The Bento's packages are the serving group of uv.lock, pinned, exported at build time (no file to keep in sync)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
+import pytest
 
+from gitops_ml import bento
 from tests.support import ROOT
 
 
-def test_committed_serving_requirements_match_the_lock() -> None:
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
-    exported = subprocess.run(
-        [uv, "export", "--frozen", "--only-group", "serving", "--no-hashes", "--no-emit-project", "--no-header",
-         "--no-annotate"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert (ROOT / "src" / "requirements-serving.txt").read_text() == exported
-    names = {line.split("==")[0] for line in exported.splitlines() if "==" in line}
+def test_the_bento_requirements_are_the_locked_serving_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    exported = bento.serving_requirements()
+    pins = [line.split(" ;")[0].split("==") for line in exported.splitlines() if "==" in line]
+    locked = (ROOT / "uv.lock").read_text()
+    for name, version in pins:
+        assert f'name = "{name}"\nversion = "{version}"' in locked, name  # every pin is the lock's version
+    names = {name for name, _ in pins}
     assert {"bentoml", "scikit-learn", "pandas", "numpy"} <= names
     assert not {"dvc", "mlflow", "great-expectations"} & names

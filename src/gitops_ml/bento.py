@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from gitops_ml import model_card, paths
 from gitops_ml.errors import PipelineError
-from gitops_ml.files import write_json
+from gitops_ml.files import write_json, write_text
 from gitops_ml.lineage import git_commit
 from gitops_ml.package import save_to_store
 from gitops_ml.settings import Settings
@@ -24,6 +25,8 @@ BENTOFILE = Path("bentofile.yaml")
 BUILD_CONTEXT = Path("src")
 BUILD_INFO = BUILD_CONTEXT / "gitops_ml" / "build_info.json"
 MODEL_CARD = BUILD_CONTEXT / "gitops_ml" / "model_card.md"  # served at GET /model/card
+REQUIREMENTS = BUILD_CONTEXT / "requirements-serving.txt"  # bentofile.yaml's requirements_txt
+LOCK = Path("uv.lock")
 
 
 def run(settings: Settings, version: str | None = None) -> str:
@@ -46,6 +49,7 @@ def run(settings: Settings, version: str | None = None) -> str:
             print(f"bento: {tag} is up to date")
             return tag
         bentoml.delete(tag)
+    write_text(REQUIREMENTS, serving_requirements())
     write_json(BUILD_INFO, {**commit, "model_tag": model_tag, "bento_version": version})
     model_card.run(settings, MODEL_CARD, version)
     command = [
@@ -67,6 +71,20 @@ def run(settings: Settings, version: str | None = None) -> str:
     tag = result.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
     print(f"bento: {tag} with model {model_tag}")
     return tag
+
+
+def serving_requirements() -> str:
+    """The Bento's packages: the ``serving`` group of uv.lock, pinned, exported at every build.
+
+    Written at build time rather than committed, so a lock update (Dependabot's weekly pull request)
+    builds the Bento with the new versions without a manual step.
+    """
+    command = [sys.executable, "-m", "uv", "export", "--frozen", "--only-group", "serving", "--no-hashes",
+               "--no-emit-project", "--no-header", "--no-annotate"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env={**os.environ, "UV_OFFLINE": "1"})
+    if result.returncode != 0:
+        raise PipelineError(f"uv export of the serving group of {LOCK} failed: {result.stderr.strip()}")
+    return result.stdout
 
 
 def serve(settings: Settings, port: int, version: str | None = None) -> None:
