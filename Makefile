@@ -33,7 +33,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help setup pull repro test lint bench clean bento serve pr-repro pr-report pr-comment \
+.PHONY: help setup check-repro pull repro test lint bench clean bento serve pr-repro pr-report pr-comment \
 	release-repro release-tested release-gate release-bundle release-image release-publish release-register \
 	release-promote rollback \
 	monitor-fetch monitor drift-issue
@@ -60,6 +60,9 @@ repro: setup ## Set up, check params.yaml, run the whole pipeline (dvc repro)
 	python -m gitops_ml check
 	dvc repro
 
+check-repro: setup ## Whether the work tree reproduces HEAD's results (README, "Reproducibility")
+	python -m gitops_ml check-repro
+
 pull: setup ## Restore DVC-tracked data and outputs (DVC remote if set, else the local cache; then by inputs)
 	@if [ -n "$$(dvc remote list)" ]; then dvc pull --allow-missing --run-cache; else dvc checkout --allow-missing; fi
 	python -m gitops_ml restore
@@ -77,7 +80,7 @@ pr-comment: setup ## CI: render reports/pr's data and post it as the pull reques
 
 release-repro: pull ## Release: reproduce; fail unless the committed results are reproduced; push to a DVC remote
 	$(MAKE) --no-print-directory repro
-	python -m gitops_ml check-repro
+	$(MAKE) --no-print-directory check-repro
 	@if [ -n "$$(dvc remote list)" ]; then dvc push --run-cache; fi
 
 release-tested: setup ## Release: stop unless ci.yml passed on this commit (needs GITHUB_TOKEN, actions: read)

@@ -13,6 +13,7 @@ from gitops_ml.markdown import block, code, table
 from gitops_ml.report_data import Summary, Validation
 
 NOTHING = "n/a"
+SHOWN_DIFFERENCES = 5  # inputs and params come first; the metrics they moved follow
 ARROWS = {"better": "🟢", "worse": "🔴", "unchanged": "⚪"}
 
 
@@ -184,8 +185,10 @@ def _reproducibility(summary: Summary, *, links: list[tuple[str, str]] | None) -
         )
         lines += [
             f"  - {code(d.kind)} {code(d.name)} ({code(d.where)}): {code(d.before)} → {code(d.after)}"
-            for d in verdict.differences
+            for d in verdict.differences[:SHOWN_DIFFERENCES]
         ]
+        if len(verdict.differences) > SHOWN_DIFFERENCES:
+            lines.append(f"  - and {len(verdict.differences) - SHOWN_DIFFERENCES} more (`make check-repro` lists them)")
     chosen = [(link.label, link.url) for link in summary.links] if links is None else links
     lines += [f"- [{label}]({url})" for label, url in chosen]
     return "### Reproducibility\n\n" + "\n".join(lines) if lines else ""
