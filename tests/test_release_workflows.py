@@ -209,6 +209,8 @@ def test_rollback_repoints_prod_marks_the_release_latest_and_runs_only_from_main
     with github_api() as (api_url, state):
         state.release(PREVIOUS)
         state.release("v2026.11.24-2222222")
+        (tmp_path / "docker").mkdir()
+        (tmp_path / "docker" / "registry").write_text(f"{IMAGE}:{PREVIOUS}\n{IMAGE}:v2026.11.24-2222222\n")
         event = {"inputs": {"tag": PREVIOUS, "reason": "F1 dropped on Monday's traffic"}}
         act = new_act(tmp_path, api_url)
         ran = run_workflow(act, clone(origin, tmp_path / "main"), "workflow_dispatch", event, "rollback.yml")

@@ -35,8 +35,15 @@ def write_results(
     accuracy = 1 - wrong / N
     metrics = {"accuracy": accuracy, "f1": accuracy, "roc_auc": accuracy, "log_loss": 0.1 + wrong / N}
     (folder / paths.METRICS).write_text(json.dumps({"test": metrics, "train": metrics}))
-    paths.VALIDATION_MARKDOWN.parent.mkdir(parents=True, exist_ok=True)
-    (folder / paths.VALIDATION_MARKDOWN).write_text("### Data validation passed\n")
+    write_validation(folder, [])
+
+
+def write_validation(folder: Path, failures: list[dict[str, object]]) -> None:
+    """The validate stage's report.json, as it writes it."""
+    report = {"columns": 4, "data": "data/raw/dataset.parquet", "evaluated": 97, "failures": failures,
+              "rows": N, "success": not failures, "suite": "data/expectations/breast_cancer.json"}  # fmt: skip
+    (folder / paths.VALIDATION_JSON).parent.mkdir(parents=True, exist_ok=True)
+    (folder / paths.VALIDATION_JSON).write_text(json.dumps(report))
 
 
 @pytest.fixture
@@ -90,10 +97,10 @@ def test_different_test_sets_are_said_not_compared_record_by_record(
 def test_a_failed_validation_names_the_stage_and_the_failed_expectation(
     repo: Path, settings: Callable[..., Settings]
 ) -> None:
-    failure = (
-        "### Data validation failed\n\n| Column | Problem |\n|---|---|\n| mean_radius | values must not be missing |\n"
-    )
-    (repo / paths.VALIDATION_MARKDOWN).write_text(failure)
+    missing = {"expectation": "expect_column_values_to_not_be_null", "column": "mean_radius",
+               "description": "values must not be missing", "expected": {}, "unexpected_count": 2,
+               "sample_values": [], "observed": None}  # fmt: skip
+    write_validation(repo, [missing])
     log = repo / "repro.log"
     log.write_text(
         "Running stage 'validate':\nvalidate: error: 1 of 97 expectations failed\n"
@@ -101,7 +108,7 @@ def test_a_failed_validation_names_the_stage_and_the_failed_expectation(
     )
     text = make_report(settings, repo / "out", repro_succeeded=False, repro_log=log)
     assert text.startswith("## ❌ Pipeline failed at stage `validate`")
-    assert "| mean_radius | values must not be missing |" in text
+    assert "| `mean_radius` | `values must not be missing` | `-` | 2 |  |" in text
     assert "exited with 1" in text  # the log's tail
     assert "| **roc_auc** | 0.8000 | n/a | n/a |" in text  # main's figures only: this branch has none
 

@@ -81,7 +81,7 @@ class GitHub:
         """The content of the release's asset called ``name``, or None if it has none."""
         for asset in release.get("assets", []):
             if asset["name"] == name:
-                return self._call("GET", asset["url"], accept="application/octet-stream")
+                return self._body("GET", asset["url"], accept="application/octet-stream")
         return None
 
     def create_release(self, tag: str, commit: str, body: str) -> dict[str, Any]:
@@ -97,10 +97,10 @@ class GitHub:
     def upload_asset(self, release: dict[str, Any], path: Path, content_type: str) -> None:
         upload_url = release["upload_url"].split("{", 1)[0]  # a URI template: {?name,label}
         query = urllib.parse.urlencode({"name": path.name})
-        self._call("POST", f"{upload_url}?{query}", path.read_bytes(), content_type=content_type)
+        self._body("POST", f"{upload_url}?{query}", path.read_bytes(), content_type=content_type)
 
     def delete_asset(self, asset: dict[str, Any]) -> None:
-        self._call("DELETE", asset["url"])
+        self._body("DELETE", asset["url"])
 
     # Actions
 
@@ -136,7 +136,7 @@ class GitHub:
         return self._pages(f"/repos/{self.repository}/issues/{number}/comments")
 
     def delete_comment(self, comment_id: int) -> None:
-        self._call("DELETE", f"{self.api_url}/repos/{self.repository}/issues/comments/{comment_id}")
+        self._body("DELETE", f"{self.api_url}/repos/{self.repository}/issues/comments/{comment_id}")
 
     def pull_request(self, number: int) -> dict[str, Any]:
         found: dict[str, Any] = self._json("GET", f"/repos/{self.repository}/pulls/{number}")
@@ -159,23 +159,15 @@ class GitHub:
     def _json(self, method: str, path: str, payload: Any = None, *, missing_ok: bool = False) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
         try:
-            body = self._call(method, self.api_url + path, data, content_type="application/json")
+            body = self._body(method, self.api_url + path, data, content_type="application/json")
         except GitHubError as error:
             if missing_ok and error.status == 404:
                 return None
             raise
         return json.loads(body)
 
-    def _call(
-        self,
-        method: str,
-        url: str,
-        data: bytes | None = None,
-        *,
-        content_type: str = "application/json",
-        accept: str = "application/vnd.github+json",
-    ) -> bytes:
-        return self._request(method, url, data, content_type=content_type, accept=accept)[0]
+    def _body(self, method: str, url: str, data: bytes | None = None, **headers: str) -> bytes:
+        return self._request(method, url, data, **headers)[0]
 
     def _request(
         self,
