@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def post(
         "GITHUB_SERVER_URL": "https://github.com", "PR_RUN_URL": f"https://github.com/{REPOSITORY}/actions/runs/99",
         "CML_COMMENT_PUBLISH_URL": f"{base_url}/upload",
     }  # fmt: skip
-    command = ["python", "-m", "gitops_ml", "--params", str(ROOT / "params.yaml"), "pr-comment"]
+    command = [sys.executable, "-m", "gitops_ml", "--params", str(ROOT / "params.yaml"), "pr-comment"]
     command += ["--artifact", str(folder), "--out", str(tmp_path / "comment")]
     return subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
 
@@ -188,7 +189,7 @@ def test_an_artifact_without_a_clean_number_is_not_posted(tmp_path: Path, number
 
 def test_a_report_for_another_commit_is_not_posted(tmp_path: Path, github: tuple[str, GitHubState]) -> None:
     base_url, state = github
-    settings = pr_comment.Settings(
+    settings = pr_comment.CommentJob(
         GitHub(f"{base_url}/api/v3", REPOSITORY, state.token), "b" * 40, "artifact", ["cml"], WATERMARK, BOT, None
     )
     os.environ["SSL_CERT_FILE"] = str(tmp_path / "standin-cert.pem")

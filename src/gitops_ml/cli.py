@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "pr-comment":
             from gitops_ml import pr_comment
 
-            print(f"pr-comment: {pr_comment.run(args.artifact, args.out, pr_comment.Settings.from_environment())}")
+            print(f"pr-comment: {pr_comment.run(args.artifact, args.out, pr_comment.CommentJob.from_environment())}")
         elif args.command == "model-card":
             from gitops_ml import model_card
 

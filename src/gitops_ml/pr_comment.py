@@ -46,7 +46,7 @@ RUN_LINK = "Workflow run, with the report and plots as the `pr-report` artifact"
 
 
 @dataclass(frozen=True)
-class Settings:
+class CommentJob:
     """The comment job's environment (see the workflow): who posts where, and how."""
 
     github: GitHub
@@ -58,7 +58,7 @@ class Settings:
     run_url: str | None
 
     @classmethod
-    def from_environment(cls) -> Settings:
+    def from_environment(cls) -> CommentJob:
         missing = [name for name in ("REPO_TOKEN", "GITHUB_REPOSITORY", "HEAD_SHA") if not os.environ.get(name)]
         if missing:
             raise PipelineError(f"{', '.join(missing)}: not set (the comment workflow passes them)")
@@ -82,7 +82,7 @@ class Settings:
         )
 
 
-def run(artifact: Path, out: Path, settings: Settings) -> str:
+def run(artifact: Path, out: Path, settings: CommentJob) -> str:
     """Post or update the report comment; return what was done."""
     number = pull_request_number(artifact)
     head = settings.github.pull_request(number)["head"]["sha"]
@@ -149,7 +149,7 @@ def _is_report(comment: dict[str, Any], watermark: str) -> bool:
 
 
 def _cml(
-    settings: Settings, command: str, number: int, markdown: Path, *, publish: bool
+    settings: CommentJob, command: str, number: int, markdown: Path, *, publish: bool
 ) -> subprocess.CompletedProcess[str]:
     arguments = [*settings.cml, "comment", command, f"--target=pr/{number}", f"--watermark-title={settings.watermark}"]
     arguments += [] if publish else ["--no-publish"]
