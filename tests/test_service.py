@@ -175,13 +175,51 @@ def test_malformed_input_is_a_400_naming_the_problem(server: Server, name: str, 
         assert problem in problems(body), (name, path, problems(body))
 
 
-def test_too_many_records_is_413(server: Server, test_records: pd.DataFrame) -> None:
-    records = features_of(test_records.head(1)) * (MAX_RECORDS + 1)
-    status, body = request(server, "/predict_batch", {"records": records})
-    assert status == 413
-    assert body["detail"] == f"records: {MAX_RECORDS + 1} records, at most {MAX_RECORDS} per request"
-    status, body = request(server, "/predict_batch", raw=b" " * (MAX_RECORDS * 4096 + 1))
-    assert status == 413
+def test_too_many_records_is_one_bounded_400_on_both_routes(server: Server, test_records: pd.DataFrame) -> None:
+    for records in (features_of(test_records.head(1)) * (MAX_RECORDS + 1), [{}] * (MAX_RECORDS * 20)):
+        for path in ("/predict", "/predict_batch"):
+            status, body = request(server, path, {"records": records})
+            assert status == 400, (path, body)
+            assert problems(body) == {"records:too_long"}, (path, body)
+
+
+def test_a_body_over_the_limit_is_413_with_or_without_its_length(server: Server) -> None:
+    import http.client
+
+    limit = MAX_RECORDS * 4096
+    status, body = request(server, "/predict_batch", raw=b" " * (limit + 1))
+    assert status == 413 and body["error"] == "payload too large"
+    host, port = server.url.removeprefix("http://").split(":")
+    for path in ("/predict", "/predict_batch"):
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        chunks = (b" " * 65_536 for _ in range(limit // 65_536 + 16))  # chunked: no Content-Length
+        connection.request("POST", path, body=chunks, headers={"Content-Type": "application/json"}, encode_chunked=True)
+        response = connection.getresponse()
+        assert response.status == 413, (path, response.read()[:300])
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "raw"),
+    [("multipart/form-data", b"--x\r\n"), ("text/plain", b"{}"), ("", b"{}")],
+)
+def test_a_body_that_is_not_json_is_415(server: Server, content_type: str, raw: bytes) -> None:
+    for path in ("/predict", "/predict_batch"):
+        req = urllib.request.Request(server.url + path, data=raw, headers={"Content-Type": content_type})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=30)
+        assert refused.value.code == 415
+        assert json.loads(refused.value.read())["detail"][0]["msg"].startswith("expected application/json")
+
+
+def test_an_error_answer_is_bounded_and_echoes_no_input(server: Server, test_records: pd.DataFrame) -> None:
+    long_key = "k" * 3_000
+    records = [{long_key: 1}] * MAX_RECORDS  # every field missing and one unknown, in every record
+    for path in ("/predict", "/predict_batch"):
+        status, body = request(server, path, {"records": records})
+        assert status == 400
+        assert len(body["detail"]) == 5 and body["more"] > 300
+        assert len(json.dumps(body)) < 3_000  # the 3,000-character key is not echoed whole
 
 
 def test_client_errors_are_logged_as_one_line_and_the_server_keeps_serving(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,20 +37,34 @@ def record_model(features: list[dict[str, Any]]) -> type[BaseModel]:
     return create_model("Record", __config__=config, **fields)
 
 
-def records_type(record: type[BaseModel]) -> Any:
-    """The request body's ``records``: one record, or a non-empty list of them (always a list once validated).
+def records_type(record: type[BaseModel], max_records: int) -> Any:
+    """The request body's ``records``: one record, or a list of 1 to ``max_records`` (a list once validated).
 
-    A list either way, so BentoML's adaptive batching can join concurrent requests.
+    A list either way, so BentoML's adaptive batching can join concurrent requests. The length is
+    checked before the records, so an over-long list costs one error, not one per record.
     """
+
+    def one_or_many(value: Any) -> Any:
+        if isinstance(value, dict):
+            return [value]
+        if isinstance(value, list) and len(value) > max_records:
+            # Here, before the records: behind a before-validator pydantic checks the length only after them.
+            raise PydanticCustomError(
+                "too_long",
+                "List should have at most {max_length} items, not {actual_length}",
+                {"max_length": max_records, "actual_length": len(value)},
+            )
+        return value
+
     return Annotated[
         list[record],  # type: ignore[valid-type]
-        BeforeValidator(_one_or_many, json_schema_input_type=record | list[record]),  # type: ignore[valid-type]
-        Field(min_length=1, description="one record, or a list of records; one prediction per record, in order"),
+        BeforeValidator(one_or_many, json_schema_input_type=record | list[record]),  # type: ignore[valid-type]
+        Field(
+            min_length=1,
+            max_length=max_records,
+            description="one record, or a list of records; one prediction per record, in order",
+        ),
     ]
-
-
-def _one_or_many(value: Any) -> Any:
-    return [value] if isinstance(value, dict) else value
 
 
 def _field(index: int) -> str:
