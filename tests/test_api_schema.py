@@ -42,3 +42,20 @@ def test_frame_has_training_dtypes_with_nan_for_missing() -> None:
     assert list(frame.columns) == ["age", "plan", "Area (cm^2)"]
     assert frame["age"].dtype == np.float64 and np.isnan(frame.loc[0, "age"])
     assert frame["plan"].dtype == object and frame.loc[0, "plan"] is np.nan
+
+
+def test_numbers_are_json_numbers_within_reach_of_the_training_range() -> None:
+    record = record_model([{"name": "age", "type": "numeric", "min": 18.0, "max": 90.0}])
+    assert record.model_validate_json('{"age": 120}').model_dump(by_alias=True) == {
+        "age": 120.0
+    }  # outside, still a value
+    assert record.model_validate_json('{"age": -5000.5}').model_dump(by_alias=True) == {"age": -5000.5}
+    for raw, problem in (
+        ('{"age": 3e306}', "less_than_equal"),  # finite, but it would overflow the scaler
+        ('{"age": -1e12}', "greater_than_equal"),
+        ('{"age": "12.5"}', "float_type"),
+        ('{"age": true}', "float_type"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            record.model_validate_json(raw)
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("age",), problem)], raw

@@ -31,7 +31,8 @@ def test_bundle_metadata_describes_the_model_for_the_service(settings: Callable[
     features = {f["name"]: f for f in metadata["features"]}
     assert list(features) == ["age", "tenure_months", "monthly_charges", "support_calls", "plan", "contract", "region"]
     assert features["plan"] == {"name": "plan", "type": "categorical", "categories": ["basic", "premium", "standard"]}
-    assert features["age"] == {"name": "age", "type": "numeric"}
+    ages = train_frame["age"].dropna()
+    assert features["age"] == {"name": "age", "type": "numeric", "min": float(ages.min()), "max": float(ages.max())}
 
 
 def test_none_becomes_a_string_bentoml_accepts() -> None:

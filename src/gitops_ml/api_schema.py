@@ -13,7 +13,10 @@ from pydantic_core import PydanticCustomError
 if TYPE_CHECKING:
     import pandas as pd
 
-Number = Annotated[float, Field(allow_inf_nan=False)]
+# A number: finite, a JSON number (not "12.5" or true), and within REACH of the training range. A
+# value a million spans beyond anything seen in training is garbage, and a finite but huge one
+# (3e306) overflows the scaler: refused per request, before adaptive batching joins it to others'.
+REACH = 1e6
 
 
 class Prediction(BaseModel):
@@ -28,13 +31,24 @@ def record_model(features: list[dict[str, Any]]) -> type[BaseModel]:
     """
     fields: dict[str, Any] = {}
     for index, feature in enumerate(features):
-        kind = Number if feature["type"] == "numeric" else str
+        kind = number(feature) if feature["type"] == "numeric" else Annotated[str, Field(strict=True)]
         description = f"{feature['type']} feature"
         if feature.get("categories"):
             description += "; seen in training: " + ", ".join(feature["categories"])
+        if "min" in feature:
+            description += f"; {feature['min']:g} to {feature['max']:g} in training"
         fields[_field(index)] = (kind | None, Field(alias=feature["name"], description=description))
     config = ConfigDict(extra="forbid", populate_by_name=False)
     return create_model("Record", __config__=config, **fields)
+
+
+def number(feature: dict[str, Any]) -> Any:
+    """A numeric feature's type: bounded by its training range when the Bento records it."""
+    if "min" not in feature:
+        return Annotated[float, Field(strict=True, allow_inf_nan=False)]
+    low, high = float(feature["min"]), float(feature["max"])
+    reach = REACH * max(1.0, abs(low), abs(high), high - low)
+    return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low - reach, le=high + reach)]
 
 
 def records_type(record: type[BaseModel], max_records: int) -> Any:

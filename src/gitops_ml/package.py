@@ -52,13 +52,18 @@ def bundle_metadata(settings: Settings, train: pd.DataFrame) -> dict[str, Any]:
 
 
 def feature_schema(train: pd.DataFrame, settings: Settings) -> list[dict[str, Any]]:
-    """Each feature in the model's column order, with its kind and, for categories, those seen in training."""
+    """Each feature in the model's column order, with its kind and, for categories, those seen in training;
+    for numbers, the range seen in training (the service refuses values absurdly far outside it)."""
     schema: list[dict[str, Any]] = []
     for name, kind in feature_types(train, settings.data).items():
         entry: dict[str, Any] = {"name": name, "type": kind}
         if kind == "categorical":
             seen = sorted(train[name].dropna().astype(str).unique())
             entry["categories"] = seen[:MAX_LISTED_CATEGORIES]
+        else:
+            values = pd.to_numeric(train[name], errors="coerce").dropna()
+            if len(values):
+                entry["min"], entry["max"] = float(values.min()), float(values.max())
         schema.append(entry)
     return schema
 
