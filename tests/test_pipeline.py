@@ -161,8 +161,8 @@ def cancer_csv(project: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) ->
 
 
 def with_text(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.astype({"mean_radius": object})
-    frame.loc[10, "mean_radius"] = "abc"
+    frame = frame.astype({"mean_perimeter": object})
+    frame.loc[10, "mean_perimeter"] = "abc"
     return frame
 
 
@@ -174,6 +174,7 @@ def with_value(column: str, value: object, rows: list[int]) -> Callable[[pd.Data
     return change
 
 
+# Each kind of bad data, with the line validate prints for it; test_validate checks each in process.
 BAD_DATA = {
     "missing column": (lambda f: f.drop(columns="mean_radius"), "column 'mean_radius': column is missing"),
     "nulls where forbidden": (
@@ -185,20 +186,33 @@ BAD_DATA = {
         with_value("mean_area", 1e6, [7]),
         "column 'mean_area': values out of range (expect_column_values_to_be_between; expected max_value=",
     ),
-    "text in a numeric column": (with_text, "column 'mean_radius': values of the wrong type"),
+    "text in a numeric column": (with_text, "column 'mean_perimeter': values of the wrong type"),
     "unknown target label": (
         with_value("diagnosis", "unsure", [0]),
         "column 'diagnosis': values outside the allowed set (expect_column_values_to_be_in_set; "
         "expected value_set=['benign', 'malignant']); 1 unexpected, e.g. ['unsure']",
     ),
     "duplicate ids": (with_value("sample_id", 1, [1]), "column 'sample_id': values must be unique"),
-    "no rows": (lambda f: f.head(0), "table: row count out of range"),
 }
 
 
-@pytest.mark.parametrize("case", BAD_DATA)
-def test_bad_data_stops_at_validate_and_keeps_the_last_model(project: Path, case: str) -> None:
-    change, message = BAD_DATA[case]
+def every_problem(frame: pd.DataFrame) -> pd.DataFrame:
+    for change, _ in BAD_DATA.values():
+        frame = change(frame)
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "messages"),
+    [
+        ("every kind of bad value at once", every_problem, [message for _, message in BAD_DATA.values()]),
+        ("no rows", lambda f: f.head(0), ["table: row count out of range"]),
+    ],
+)
+def test_bad_data_stops_at_validate_and_keeps_the_last_model(
+    project: Path, case: str, change: Callable[[pd.DataFrame], pd.DataFrame], messages: list[str]
+) -> None:
+    # One real dvc repro per failure class: a table that loads but breaks expectations, and an empty one.
     before = {output: file_md5(project / output) for output in (paths.MODEL, paths.METRICS, paths.TRAIN_DATA)}
     write_params(project, data={"source": "file", "path": cancer_csv(project, change)})
 
@@ -206,7 +220,8 @@ def test_bad_data_stops_at_validate_and_keeps_the_last_model(project: Path, case
 
     assert result.returncode != 0
     assert "validate: error: validation failed" in result.stderr
-    assert message in result.stderr
+    for message in messages:
+        assert message in result.stderr, message
     assert ran_stages(result.stdout) == ["ingest", "validate"]
     assert {output: file_md5(project / output) for output in before} == before
     assert "Data validation FAILED" in (project / paths.VALIDATION_MARKDOWN).read_text()

@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -65,6 +66,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", BENTO_TAG.split(":")[1]]):
         result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stdout + result.stderr
+
+    # A newer model of the same name in the store must not change what the built Bento serves.
+    newer = "import bentoml\nwith bentoml.models.create('gitops-ml-classifier:zzz-newer-model'): pass"
+    subprocess.run([sys.executable, "-c", newer], env=env, check=True, capture_output=True, timeout=120)
 
     port = free_port()
     log = project.parent / "serve.log"
@@ -352,6 +357,7 @@ def test_model_route_tells_what_is_served(server: Server) -> None:
     status, info = request(server, "/model")
     assert status == 200
     bundle = json.loads((server.project / paths.BENTO_METADATA).read_text())
+    assert info["model_tag"] == f"gitops-ml-classifier:{bundle['model_md5'][:20]}"  # not the newer one in the store
     assert info["model_md5"] == bundle["model_md5"]
     assert info["metrics"] == json.loads((server.project / paths.METRICS).read_text())["test"]
     assert (
@@ -459,3 +465,14 @@ def test_sigterm_lets_requests_in_flight_finish(server: Server, test_records: pd
     refused = [status for _, status in outcomes if not isinstance(status, int)]
     assert set(refused) <= {"ConnectionRefusedError", "ConnectionResetError", "RemoteDisconnected"}, refused
     assert server.process.wait(timeout=60) == 0
+
+
+def test_a_model_missing_from_the_store_ends_start_up_with_one_line_naming_it(server: Server) -> None:
+    env = {k: v for k, v in tool_env(server.project).items() if k != "PYTHONPATH"}
+    env["GITOPS_ML_MODEL_TAG"] = "gitops-ml-classifier:not-in-the-store"
+    ran = subprocess.run(
+        ["bentoml", "serve", BENTO_TAG, "--host", "127.0.0.1", "--port", str(free_port())],
+        cwd=server.project.parent, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode != 0
+    assert "gitops-ml: model gitops-ml-classifier:not-in-the-store is not in the BentoML store" in ran.stderr

@@ -29,14 +29,31 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gitops_ml.api_schema import Prediction, record_model, records_frame, records_type
 from gitops_ml.prediction_log import PredictionLog
 
-MODEL_TAG = os.environ.get("GITOPS_ML_MODEL_TAG", "gitops-ml-classifier:latest")
 MAX_RECORDS = int(os.environ.get("GITOPS_ML_MAX_RECORDS", "1000"))
 # Generous per-record allowance for JSON; a body larger than this is refused before it is parsed.
 MAX_BODY_BYTES = MAX_RECORDS * 4096
 BUILD_INFO = Path(__file__).with_name("build_info.json")
 MODEL_CARD = Path(__file__).with_name("model_card.md")
+# Written by `python -m gitops_ml bento` and fixed for the Bento's life: read once.
+BUILD: dict[str, Any] = json.loads(BUILD_INFO.read_text()) if BUILD_INFO.is_file() else {}
+# The model this Bento was built with (build_info.json; the build sets the variable): never whichever
+# model of the name is newest in the store.
+MODEL_TAG = os.environ.get("GITOPS_ML_MODEL_TAG") or BUILD.get("model_tag", "")
 
-model_ref = bentoml.models.BentoModel(MODEL_TAG)
+
+def _model(tag: str) -> Any:
+    """The Bento's model in the store; a start-up that cannot have it ends with one line naming the tag."""
+    if not tag:
+        raise SystemExit("gitops-ml: no model tag (GITOPS_ML_MODEL_TAG, or build_info.json in the Bento)")
+    try:
+        reference = bentoml.models.BentoModel(tag)
+        reference.stored.info  # noqa: B018 (resolves the tag in the store now, not at the first request)
+    except Exception as error:  # BentoML's NotFound, or a store it cannot read
+        raise SystemExit(f"gitops-ml: model {tag} is not in the BentoML store: {error}") from None
+    return reference
+
+
+model_ref = _model(MODEL_TAG)
 METADATA: dict[str, Any] = model_ref.stored.info.metadata
 FEATURES: list[dict[str, Any]] = METADATA["features"]
 Record = record_model(FEATURES)
@@ -201,10 +218,6 @@ def _shorten(body: bytes) -> bytes:
     if len(problems) > MAX_ERRORS_SHOWN:
         bounded["more"] = len(problems) - MAX_ERRORS_SHOWN
     return json.dumps(bounded).encode()
-
-
-# Written by `python -m gitops_ml bento` and fixed for the Bento's life: read once.
-BUILD: dict[str, Any] = json.loads(BUILD_INFO.read_text()) if BUILD_INFO.is_file() else {}
 
 
 def model_info(_: Request) -> JSONResponse:
