@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
-from gitops_ml import evaluate, package, paths, split, train
+import pytest
+
+from gitops_ml import bento, evaluate, package, paths, split, train
 from gitops_ml.files import read_table, write_with
 from gitops_ml.lineage import file_md5
 from gitops_ml.settings import Settings
@@ -41,3 +44,17 @@ def test_none_becomes_a_string_bentoml_accepts() -> None:
         "b": [1, "null"],
         "c": {"d": "null"},
     }
+
+
+def test_make_serve_logs_predictions_in_the_project_not_in_the_bento(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker runs in the Bento's folder, which a rebuild deletes: the log path must be absolute.
+    monkeypatch.delenv("GITOPS_ML_PREDICTION_LOG", raising=False)
+    assert bento.serve_environment()["GITOPS_ML_PREDICTION_LOG"] == str(
+        workdir / "prediction-log" / "predictions.jsonl"
+    )
+    monkeypatch.setenv("GITOPS_ML_PREDICTION_LOG", "logs/p.jsonl")
+    assert bento.serve_environment()["GITOPS_ML_PREDICTION_LOG"] == str(workdir / "logs" / "p.jsonl")
+    monkeypatch.setenv("GITOPS_ML_PREDICTION_LOG", "off")
+    assert bento.serve_environment()["GITOPS_ML_PREDICTION_LOG"] == "off"

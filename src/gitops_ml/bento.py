@@ -90,7 +90,20 @@ def serving_requirements() -> str:
 def serve(settings: Settings, port: int, version: str | None = None) -> None:
     """Build when needed, then hand this process over to ``bentoml serve`` on the loopback address."""
     tag = run(settings, version)
-    os.execvp("bentoml", ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)])
+    os.execvpe("bentoml", ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)], serve_environment())
+
+
+def serve_environment() -> dict[str, str]:
+    """The server's environment: the prediction log in the project, unless GITOPS_ML_PREDICTION_LOG says otherwise.
+
+    BentoML runs the service in the Bento's folder in its store, which a rebuild deletes: a relative
+    log path would lose the logged records with it.
+    """
+    from gitops_ml.prediction_log import DEFAULT_PATH
+
+    chosen = os.environ.get("GITOPS_ML_PREDICTION_LOG", DEFAULT_PATH)
+    absolute = chosen if chosen == "off" else str(Path(chosen).resolve())
+    return {**os.environ, "GITOPS_ML_PREDICTION_LOG": absolute}
 
 
 def _model_of(bento: object) -> str:
