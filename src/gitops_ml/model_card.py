@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from gitops_ml import paths
 from gitops_ml.compare import METRICS, Predictions, bootstrap
@@ -24,6 +23,7 @@ from gitops_ml.files import write_text
 from gitops_ml.git import git
 from gitops_ml.lineage import git_commit
 from gitops_ml.report import predictions_from_csv
+from gitops_ml.restore import locked_stages
 from gitops_ml.settings import Settings, training_params
 
 SLICE_METRICS = ("accuracy", "f1", "roc_auc")
@@ -168,8 +168,7 @@ def _reproduce() -> str:
 
 
 def raw_data_md5() -> str:
-    lock = yaml.safe_load(Path("dvc.lock").read_text()) if Path("dvc.lock").is_file() else {}
-    for out in lock.get("stages", {}).get("ingest", {}).get("outs", []):
+    for out in locked_stages().get("ingest", {}).get("outs", []):
         if out.get("path") == paths.RAW_DATA.as_posix():
             return str(out.get("md5"))
     return "unknown (no dvc.lock entry)"

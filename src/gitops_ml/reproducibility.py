@@ -27,7 +27,7 @@ import yaml
 
 from gitops_ml.errors import PipelineError
 from gitops_ml.git import show
-from gitops_ml.restore import LOCK_FILE
+from gitops_ml.restore import LOCK_FILE, locked_stages
 from gitops_ml.settings import dotted
 
 PIPELINE_FILE = Path("dvc.yaml")
@@ -80,7 +80,7 @@ def check(revision: str, tolerance: float) -> Verdict:
     committed_lock = show(revision, LOCK_FILE)
     if committed_lock is None:
         return Verdict((Difference("stage", str(LOCK_FILE), revision, ABSENT, "present"),), (), tolerance)
-    before, after = _stages(committed_lock.decode()), _stages(LOCK_FILE.read_text())
+    before, after = locked_stages(committed_lock.decode()), locked_stages()
     differences, rebuilt = compare_locks(before, after)
     for path in metrics_files():
         committed = show(revision, path) or _cached(before, path)
@@ -189,11 +189,6 @@ def _derived(path: str, produced: set[str]) -> bool:
 
 def _present(value: object) -> str:
     return ABSENT if value is None else "present"
-
-
-def _stages(text: str) -> dict[str, Any]:
-    stages: dict[str, Any] = (yaml.safe_load(text) or {}).get("stages", {})
-    return stages
 
 
 def _cached(stages: dict[str, Any], path: Path) -> bytes | None:

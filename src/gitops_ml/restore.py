@@ -34,7 +34,7 @@ LOCK_FILE = Path("dvc.lock")
 
 def last_good_outputs(stage: str) -> list[Path]:
     """Copy back the outputs of ``stage`` that are missing, as ``dvc.lock`` records them; return those restored."""
-    entry = _locked_stages().get(stage)
+    entry = locked_stages().get(stage)
     if entry is None:
         return []
     restored = []
@@ -93,10 +93,11 @@ def cached_object(md5: str) -> Path | None:
     return found if found.is_file() else None
 
 
-def _locked_stages() -> dict[str, Any]:
-    if not LOCK_FILE.is_file():
-        return {}
-    stages: dict[str, Any] = (yaml.safe_load(LOCK_FILE.read_text()) or {}).get("stages", {})
+def locked_stages(text: str | None = None) -> dict[str, Any]:
+    """The stages a dvc.lock records, by name: of ``text``, else of the work tree's file (none without one)."""
+    if text is None:
+        text = LOCK_FILE.read_text() if LOCK_FILE.is_file() else ""
+    stages: dict[str, Any] = (yaml.safe_load(text) or {}).get("stages", {})
     return stages
 
 
