@@ -96,14 +96,14 @@ def serve(settings: Settings, port: int, version: str | None = None) -> None:
 def serve_environment() -> dict[str, str]:
     """The server's environment: the prediction log in the project, unless GITOPS_ML_PREDICTION_LOG says otherwise.
 
-    BentoML runs the service in the Bento's folder in its store, which a rebuild deletes: a relative
-    log path would lose the logged records with it.
+    The service itself resolves a relative path under BentoML's home (it runs in the Bento's folder,
+    which a rebuild deletes); ``make serve`` wants the log beside the project instead.
     """
-    from gitops_ml.prediction_log import DEFAULT_PATH
+    from gitops_ml.prediction_log import DEFAULT_PATH, PATH_VARIABLE
 
-    chosen = os.environ.get("GITOPS_ML_PREDICTION_LOG", DEFAULT_PATH)
+    chosen = os.environ.get(PATH_VARIABLE, DEFAULT_PATH)
     absolute = chosen if chosen == "off" else str(Path(chosen).resolve())
-    return {**os.environ, "GITOPS_ML_PREDICTION_LOG": absolute}
+    return {**os.environ, PATH_VARIABLE: absolute}
 
 
 def _model_of(bento: object) -> str:

@@ -18,7 +18,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from gitops_ml import paths
+from gitops_ml import paths, prediction_log
 from gitops_ml.errors import DataError
 from gitops_ml.features import feature_types
 from gitops_ml.files import read_table, write_json, write_text, write_with
@@ -84,13 +84,13 @@ def read_current(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
     try:
-        return pd.read_json(path, lines=True, dtype=False)
+        return prediction_log.read(path)
     except ValueError as exc:
-        raise DataError(f"{path}: cannot be read as JSON lines: {str(exc).splitlines()[0]}") from exc
+        raise DataError(f"{path}: cannot be read as a prediction log: {str(exc).splitlines()[0]}") from exc
 
 
 def _is_log(path: Path) -> bool:
-    # RotatingFileHandler keeps predictions.jsonl.1, .2, ... beside the live file.
+    # The log rotates to predictions.jsonl.1, .2, ... beside the live file.
     return path.suffix == LOG_SUFFIX or (Path(path.stem).suffix == LOG_SUFFIX and path.suffix[1:].isdigit())
 
 

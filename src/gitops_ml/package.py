@@ -9,6 +9,7 @@ pulled, under a version derived from the model's hash.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -41,6 +42,7 @@ def bundle_metadata(settings: Settings, train: pd.DataFrame) -> dict[str, Any]:
         "name": MODEL_NAME,
         "model_md5": file_md5(paths.MODEL),
         "features": feature_schema(train, settings),
+        "id_columns": [name for name in data.id_columns if name in train],  # sent back with each prediction
         "target": data.target,
         "positive_class": data.positive_class,
         "negative_class": data.negative_class,
@@ -73,13 +75,20 @@ def save_to_store(bundle: Path = paths.BENTO_BUNDLE) -> str:
     import bentoml
 
     metadata = json.loads((bundle / "metadata.json").read_text())
-    tag = f"{metadata['name']}:{metadata['model_md5'][:20]}"
+    tag = model_tag(bundle)
     try:
         bentoml.models.get(tag)
     except bentoml.exceptions.NotFound:
         with bentoml.models.create(tag, metadata=_without_none(metadata)) as model:
             shutil.copyfile(bundle / "model.joblib", model.path_of("model.joblib"))
     return tag
+
+
+def model_tag(bundle: Path = paths.BENTO_BUNDLE) -> str:
+    """``name:<hash of the bundle's metadata>``: it holds the model's MD5, so a new model or a new
+    threshold, feature schema or id column each make a new BentoML model, never a stale one reused."""
+    metadata = (bundle / "metadata.json").read_bytes()
+    return f"{json.loads(metadata)['name']}:{hashlib.md5(metadata).hexdigest()[:20]}"
 
 
 def _without_none(value: Any) -> Any:

@@ -1,69 +1,187 @@
-"""The service's prediction log: each record's features and prediction, one JSON line each.
+"""The service's prediction log: every predicted record with its features, id and prediction.
 
-Requests only hand their records to a queue; a background thread serializes them and appends to a
-size-rotated file (``logging.handlers.RotatingFileHandler``), so logging adds almost nothing to a
-request's latency. ``python -m gitops_ml monitor --current <log>`` reads these files back.
+One JSON line per model call, columnar: ``{"logged_at": <unix time>, "columns": {<column>: [values],
+...}}`` with the record's features, its id columns as sent, and ``prediction_id``,
+``prediction_label`` and ``prediction_probability``. A request only hands its columns (the arrays the
+model already read) to a queue; a background thread serializes them with orjson, which is a copy of
+the arrays rather than a dict per record, and appends to a size-rotated file. ``read`` turns these
+files back into one row per record (``python -m gitops_ml monitor --current <log>``).
 
-Set by environment: ``GITOPS_ML_PREDICTION_LOG`` (the file; ``off`` turns logging off; default
-``prediction-log/predictions.jsonl`` under the working directory), ``GITOPS_ML_PREDICTION_LOG_MAX_MB``
-(size at which the file rotates, default 50) and ``GITOPS_ML_PREDICTION_LOG_FILES`` (rotated files
-kept, default 5). Ships in the Bento: standard library only.
+A log that cannot be written at start stops the service with one line naming the path
+(``PredictionLogError``); a write that fails later (a full disk) drops that call's records, counts
+them (``on_dropped``, the service's ``/metrics``) and logs one warning per minute, while predictions
+go on.
+
+Set by environment: ``GITOPS_ML_PREDICTION_LOG`` (the file; ``off`` turns logging off; a relative
+path is under BentoML's home folder, by default ``prediction-log/predictions.jsonl``; ``make serve``
+logs into the project's ``prediction-log/``, the container image onto its declared volume),
+``GITOPS_ML_PREDICTION_LOG_MAX_MB`` (size at which the file rotates, default 50) and
+``GITOPS_ML_PREDICTION_LOG_FILES`` (rotated files kept, default 5). Ships in the Bento.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-import logging.handlers
 import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-DEFAULT_PATH = "prediction-log/predictions.jsonl"
-# The fields each line adds to the record's features; ``monitor`` reads the probability back.
-LABEL_FIELD, PROBABILITY_FIELD, TIME_FIELD = "prediction_label", "prediction_probability", "logged_at"
+import orjson
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PATH_VARIABLE, DEFAULT_PATH = "GITOPS_ML_PREDICTION_LOG", "prediction-log/predictions.jsonl"
+# The columns each record gets beside its features and id columns; ``monitor`` reads the probability.
+ID_FIELD, LABEL_FIELD, PROBABILITY_FIELD, TIME_FIELD = (
+    "prediction_id",
+    "prediction_label",
+    "prediction_probability",
+    "logged_at",
+)
+WARN_EVERY_SECONDS = 60
+logger = logging.getLogger("gitops_ml.prediction_log")
+
+
+class PredictionLogError(Exception):
+    """The log cannot be written where it is configured; the message names the path and the reason."""
 
 
 class PredictionLog:
-    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups)
-        self._handler.setFormatter(logging.Formatter("%(message)s"))
-        self._queue: queue.SimpleQueue[tuple[float, list[Any], list[Any]] | None] = queue.SimpleQueue()
+    def __init__(
+        self, path: Path, max_bytes: int, backups: int, on_dropped: Callable[[int], None] | None = None
+    ) -> None:
+        self.path, self.max_bytes, self.backups = path, max_bytes, backups
+        self._file = _open(path)
+        self._on_dropped = on_dropped or (lambda count: None)
+        self._last_warning = 0.0
+        self._queue: queue.SimpleQueue[tuple[float, Mapping[str, Sequence[Any]]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="prediction-log", daemon=True)
         self._thread.start()
 
     @classmethod
-    def from_environment(cls) -> PredictionLog | None:
-        """The log the environment asks for, or None when it is turned off."""
-        path = os.environ.get("GITOPS_ML_PREDICTION_LOG", DEFAULT_PATH)
-        if path.strip().lower() in ("", "off", "false", "0"):
+    def from_environment(cls, on_dropped: Callable[[int], None] | None = None) -> PredictionLog | None:
+        """The log the environment asks for, or None when it is turned off; PredictionLogError if unwritable."""
+        path = configured_path()
+        if path is None:
             return None
         max_bytes = int(float(os.environ.get("GITOPS_ML_PREDICTION_LOG_MAX_MB", "50")) * 1_000_000)
-        return cls(Path(path), max_bytes, int(os.environ.get("GITOPS_ML_PREDICTION_LOG_FILES", "5")))
+        return cls(path, max_bytes, int(os.environ.get("GITOPS_ML_PREDICTION_LOG_FILES", "5")), on_dropped)
 
-    def add(self, records: list[Any], predictions: list[Any]) -> None:
-        """Queue one request's records (pydantic models, fields aliased by column) and predictions."""
-        self._queue.put((time.time(), records, predictions))
+    def add(self, columns: Mapping[str, Sequence[Any]]) -> None:
+        """Queue one model call's records: equal-length columns (lists or NumPy arrays) by name."""
+        self._queue.put((time.time(), columns))
 
     def close(self) -> None:
         """Write what is queued, then stop."""
         self._queue.put(None)
         self._thread.join(timeout=30)
-        self._handler.close()
+        self._file.close()
 
     def _write(self) -> None:
         while (item := self._queue.get()) is not None:
-            logged_at, records, predictions = item
-            for record, prediction in zip(records, predictions, strict=True):
-                entry = record.model_dump(by_alias=True)
-                entry |= {
-                    LABEL_FIELD: prediction.label,
-                    PROBABILITY_FIELD: prediction.probability,
-                    TIME_FIELD: logged_at,
-                }
-                self._handler.emit(logging.makeLogRecord({"msg": json.dumps(entry), "levelno": logging.INFO}))
+            logged_at, columns = item
+            try:
+                line = orjson.dumps(
+                    {TIME_FIELD: logged_at, "columns": columns},
+                    option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE,
+                )
+                self._append(line)
+            except (OSError, TypeError, ValueError) as error:
+                self._dropped(len(next(iter(columns.values()), ())), error)
+
+    def _append(self, line: bytes) -> None:
+        if self.max_bytes and self._file.tell() and self._file.tell() + len(line) > self.max_bytes:
+            self._rotate()
+        remaining = memoryview(line)
+        while remaining:  # unbuffered: nothing is left half-written in a buffer when the disk is full
+            remaining = remaining[self._file.write(remaining) :]
+
+    def _rotate(self) -> None:
+        self._file.close()
+        if self.backups:
+            for index in range(self.backups - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{index}")
+                if older.exists():
+                    older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink(missing_ok=True)
+        self._file = _open(self.path)
+
+    def _dropped(self, count: int, error: Exception) -> None:
+        self._on_dropped(count)
+        with_reason = f"prediction log {self.path}: {count} records not written: {error}"
+        now = time.monotonic()
+        if now - self._last_warning >= WARN_EVERY_SECONDS:
+            self._last_warning = now
+            logger.warning("%s (counted in gitops_ml_prediction_log_dropped_total; warned once a minute)", with_reason)
+        # A failed write may leave part of a line: start the next one on a line of its own.
+        with contextlib.suppress(OSError):
+            self._file.write(b"\n")
+
+
+def configured_path() -> Path | None:
+    """The log file GITOPS_ML_PREDICTION_LOG names (the service takes a relative one under BentoML's home)."""
+    chosen = os.environ.get(PATH_VARIABLE, DEFAULT_PATH)
+    return None if chosen.strip().lower() in ("", "off", "false", "0") else Path(chosen)
+
+
+def check_writable(path: Path) -> None:
+    """Raise PredictionLogError naming the path unless the log can be created or appended to there."""
+    _open(path).close()
+
+
+def _open(path: Path) -> Any:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("ab", buffering=0)
+    except OSError as error:
+        blocking = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+        reason = error.strerror or type(error).__name__
+        if blocking is not None and not blocking.is_dir():
+            reason = f"{blocking} is a file, not a folder"
+        raise PredictionLogError(f"prediction log {path} cannot be written: {reason}") from None
+
+
+def read(path: Path) -> pd.DataFrame:
+    """One row per logged record, from a log file (also one record per line, as earlier versions wrote).
+
+    A line cut short (the process was killed mid-write) or that is not JSON raises ValueError naming
+    the line, except the file's last line, which a writer may still be finishing: that one is skipped.
+    """
+    import pandas as pd
+
+    table: dict[str, list[Any]] = {}
+    rows = 0
+    lines = path.read_bytes().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            if number == len(lines):
+                break
+            raise ValueError(f"line {number} is not JSON ({error})") from None
+        if not isinstance(entry, dict):
+            raise ValueError(f"line {number} is not a JSON object")
+        if isinstance(entry.get("columns"), dict):
+            batch = entry["columns"]
+            count = len(next(iter(batch.values()), []))
+            batch = {**batch, TIME_FIELD: [entry.get(TIME_FIELD)] * count}
+        else:  # one record per line
+            batch, count = {key: [value] for key, value in entry.items()}, 1
+        for name, values in batch.items():
+            if len(values) != count:
+                raise ValueError(f"line {number}: column {name!r} has {len(values)} values, not {count}")
+            table.setdefault(name, [None] * rows).extend(values)
+        rows += count
+        for values in table.values():
+            values.extend([None] * (rows - len(values)))
+    return pd.DataFrame(table)

@@ -35,9 +35,8 @@ from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_json, write_text
 from gitops_ml.git import git
 from gitops_ml.github_api import GitHub
-from gitops_ml.lineage import file_md5
 from gitops_ml.model_card import raw_data_md5
-from gitops_ml.package import MODEL_NAME
+from gitops_ml.package import MODEL_NAME, model_tag
 from gitops_ml.report import changed_params
 from gitops_ml.settings import Settings, training_params
 
@@ -145,7 +144,7 @@ def notes(settings: Settings, tag: str, previous: Baseline | None) -> str:
         "",
         f"- Image: `{image(tag)}` (also `:{commit[:7]}`; `:prod` points at the release in production)",
         f"- Commit: `{commit}`",
-        f"- Model: `{MODEL_NAME}:{file_md5(paths.MODEL)[:20]}` (`{settings.train.model}`)",
+        f"- Model: `{model_tag()}` (`{settings.train.model}`)",
         f"- Data: `{raw_data_md5()}` (md5 of `{paths.RAW_DATA}`, from `dvc.lock`)",
         "",
     ]
