@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from gitops_ml.api_schema import MAX_TEXT_LENGTH, openapi_document, record_ids, record_model, records_frame
+from gitops_ml.api_schema import (
+    MAX_TEXT_LENGTH,
+    openapi_document,
+    record_ids,
+    record_model,
+    records_columns,
+    records_frame,
+)
 
 FEATURES = [
     {"name": "age", "type": "numeric"},
@@ -58,7 +65,7 @@ def test_documentation_lists_the_categories_seen_in_training() -> None:
 
 def test_frame_has_training_dtypes_with_nan_for_missing() -> None:
     rows = [{"age": None, "plan": None, "Area (cm^2)": 1.0}]
-    frame = records_frame(rows, FEATURES)
+    frame = records_frame(records_columns(rows, FEATURES))
     assert list(frame.columns) == ["age", "plan", "Area (cm^2)"]
     assert frame["age"].dtype == np.float64 and np.isnan(frame.loc[0, "age"])
     assert frame["plan"].dtype == object and frame.loc[0, "plan"] is np.nan

@@ -501,6 +501,7 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
     assert shipped == [
         "gitops_ml/__init__.py",
         "gitops_ml/api_schema.py",
+        "gitops_ml/batching.py",
         "gitops_ml/prediction_log.py",
         "gitops_ml/service.py",
     ]

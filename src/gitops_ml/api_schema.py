@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # A number: finite, a JSON number (not "12.5" or true), and within REACH of the training range. A
 # value a million spans beyond anything seen in training is garbage, and a finite but huge one
-# (3e306) overflows the scaler: refused per request, before adaptive batching joins it to others'.
+# (3e306) overflows the scaler: refused per request, before batching joins it to others'.
 REACH = 1e6
 
 
@@ -88,7 +88,7 @@ def number(feature: dict[str, Any]) -> Any:
 def records_type(record: Any, max_records: int) -> Any:
     """The request body's ``records``: one record, or a list of 1 to ``max_records`` (a list once validated).
 
-    A list either way, so BentoML's adaptive batching can join concurrent requests. The length is
+    A list either way, so that concurrent requests' records can share a model call. The length is
     checked before the records, so an over-long list costs one error, not one per record.
     """
 
@@ -115,21 +115,34 @@ def records_type(record: Any, max_records: int) -> Any:
     ]
 
 
-def records_frame(records: list[dict[str, Any]], features: list[dict[str, Any]]) -> pd.DataFrame:
-    """The records as the frame the pipeline was trained on: floats with NaN, text with NaN for missing."""
+def records_columns(records: list[dict[str, Any]], features: list[dict[str, Any]]) -> dict[str, Any]:
+    """The records by feature: numbers as a float array (NaN for missing), text as a list (None for missing)."""
+    import numpy as np
+
+    return {
+        feature["name"]: np.array([record[feature["name"]] for record in records], dtype=float)  # None is NaN
+        if feature["type"] == "numeric"
+        else [record[feature["name"]] for record in records]
+        for feature in features
+    }
+
+
+def records_frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """The frame the pipeline was trained on, from ``records_columns``: text missing as NaN, as in training."""
     # Imported here, not at module level: BentoML's launcher imports this module only to read the
     # service definition, and pandas would add most of a second to every start.
     import numpy as np
     import pandas as pd
 
-    columns = {}
-    for feature in features:
-        name = feature["name"]
-        if feature["type"] == "numeric":
-            columns[name] = np.array([record[name] for record in records], dtype=float)  # None becomes NaN
-        else:
-            columns[name] = np.array([np.nan if (v := record[name]) is None else v for record in records], dtype=object)
-    return pd.DataFrame(columns, copy=False)
+    return pd.DataFrame(
+        {
+            name: values
+            if isinstance(values, np.ndarray)
+            else np.array([np.nan if v is None else v for v in values], dtype=object)
+            for name, values in columns.items()
+        },
+        copy=False,
+    )
 
 
 def record_ids(records: list[dict[str, Any]], id_columns: Sequence[str], generated: str) -> list[int | str]:
