@@ -7,6 +7,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 PORT ?= 3000
+# Most tests wait on servers, act and subprocesses: two processes fill two cores.
+TEST_WORKERS ?= 2
 # The pull-request report (pr-* targets): see README, "Pull requests".
 REPORT_DIR ?= reports/pr
 BASE ?= origin/main
@@ -125,8 +127,8 @@ bento: repro ## Reproduce if needed, then build the Bento offline (model from mo
 serve: repro ## Build the Bento if needed and serve the current model on http://127.0.0.1:$(PORT)
 	python -m gitops_ml serve --port $(PORT)
 
-test: setup $(WORKFLOW_LINT) ## Set up and run the whole test suite
-	pytest
+test: setup $(WORKFLOW_LINT) ## Set up and run the whole test suite (TEST_WORKERS processes, a test file each)
+	pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup ## ruff (lint and format) and mypy on src/
 	ruff check src tests

@@ -439,6 +439,8 @@ def test_model_route_tells_what_is_served(server: Server) -> None:
     assert status == 200
     bundle = json.loads((server.project / paths.BENTO_METADATA).read_text())
     assert info["model_tag"] == model_tag(server.project / paths.BENTO_BUNDLE)  # not the newer one in the store
+    said = f"serving model {info['model_tag']} (MD5 {info['model_md5']}); prediction log: {server.prediction_log}"
+    assert said in server.log.read_text()  # at start
     assert info["model_md5"] == bundle["model_md5"]
     assert info["metrics"] == json.loads((server.project / paths.METRICS).read_text())["test"]
     assert (
@@ -577,6 +579,7 @@ def test_sigterm_under_load_answers_every_request_sent_before_routing_stopped(
     assert set(outcomes) == {200}, {o: outcomes.count(o) for o in set(outcomes)}
     assert len(outcomes) > signalled + 16, "the clients' requests in flight at SIGTERM are among those answered"
     assert server.process.wait(timeout=60) == 0
+    assert "SIGTERM: not ready, serving 1.0 s more, then stopping" in server.log.read_text()
     assert len(logged(server, 0)) == logged_before + 5 * len(outcomes)
 
 

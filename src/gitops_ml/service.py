@@ -42,6 +42,8 @@ from gitops_ml.api_schema import (
 )
 from gitops_ml.batching import Batcher
 
+# Under BentoML's logger, so that its handlers and level (INFO) apply.
+logger = logging.getLogger("bentoml.gitops_ml")
 MAX_RECORDS = int(os.environ.get("GITOPS_ML_MAX_RECORDS", "1000"))
 MAX_BATCH_RECORDS = 256  # records per model call from joined /predict requests (one larger request goes alone)
 # After SIGTERM the service says it is not ready and goes on serving this long, so that an orchestrator
@@ -363,6 +365,8 @@ class Classifier:
         gc.freeze()
         _drain_on_sigterm(DRAIN_SECONDS)
         self.batcher = Batcher(self._predict, MAX_BATCH_RECORDS, lambda requests, _: BATCHED.observe(requests))
+        log_path = self.prediction_log.path if self.prediction_log is not None else "off"
+        logger.info("serving model %s (MD5 %s); prediction log: %s", MODEL_TAG, METADATA["model_md5"], log_path)
         self.threshold = float(METADATA["threshold"])
         self.labels = (METADATA["negative_class"], METADATA["positive_class"])
 
@@ -441,7 +445,7 @@ def _drain_on_sigterm(seconds: float) -> None:
         if DRAINING.is_set():
             return
         DRAINING.set()
-        logging.getLogger(__name__).info("SIGTERM: not ready, serving %s s more, then stopping", seconds)
+        logger.info("SIGTERM: not ready, serving %s s more, then stopping", seconds)
         loop.call_soon_threadsafe(loop.call_later, seconds, shutdown, signum, frame)
 
     signal.signal(signal.SIGTERM, drain)
