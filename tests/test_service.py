@@ -310,7 +310,7 @@ def test_the_errors_of_a_request_are_counted_beyond_the_first_five(server: Serve
 
 
 def test_a_poisoned_record_fails_only_its_own_request(server: Server, test_records: pd.DataFrame) -> None:
-    """Adaptive batching joins concurrent requests: a record that would overflow the model must not
+    """Batching joins concurrent requests: a record that would overflow the model must not
     reach the batch, or it fails the honest requests it was joined with."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -505,6 +505,7 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
         "gitops_ml/api_schema.py",
         "gitops_ml/batching.py",
         "gitops_ml/prediction_log.py",
+        "gitops_ml/prometheus.py",
         "gitops_ml/service.py",
     ]
     assert (bento / "src" / "gitops_ml" / "model_card.md").read_text().startswith("# Model card")
@@ -512,8 +513,22 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
     assert size < 1_000_000
 
 
+def test_the_container_image_logs_predictions_on_a_declared_volume(server: Server) -> None:
+    """The Dockerfile the release builds from (no container engine runs here to start it)."""
+    dockerfile = (
+        server.home / "bentos" / "gitops-ml-classifier" / BENTO_TAG.split(":")[1] / "env" / "docker" / "Dockerfile"
+    ).read_text()
+    volume = "/var/lib/gitops-ml/prediction-log"
+    assert f"ARG GITOPS_ML_PREDICTION_LOG={volume}/predictions.jsonl" in dockerfile
+    assert "ENV GITOPS_ML_PREDICTION_LOG=$GITOPS_ML_PREDICTION_LOG" in dockerfile
+    lines = dockerfile.splitlines()
+    declared = lines.index(f"VOLUME {volume}")
+    assert any(f"chown bentoml:bentoml {volume}" in line for line in lines[:declared])  # writable by the service
+    assert lines.index("USER bentoml") > declared
+
+
 def test_concurrent_clients_are_all_served(server: Server, test_records: pd.DataFrame) -> None:
-    """Adaptive batching under load: every request answered 200, none refused with 503."""
+    """Batching under load: every request answered 200, none refused with 503."""
     from concurrent.futures import ThreadPoolExecutor
 
     body = {"records": features_of(test_records.head(1))}

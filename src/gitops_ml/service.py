@@ -10,6 +10,7 @@ only serving packages.
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import json
 import logging
@@ -41,6 +42,7 @@ from gitops_ml.api_schema import (
     records_type,
 )
 from gitops_ml.batching import Batcher
+from gitops_ml.prometheus import observe_all
 
 # Under BentoML's logger, so that its handlers and level (INFO) apply.
 logger = logging.getLogger("bentoml.gitops_ml")
@@ -216,6 +218,7 @@ class RequestGuard:
             limit = f"request body over the limit of {self.max_bytes} bytes"
             await client_error(413, "payload too large", limit)(scope, receive, send)
             return
+        REQUEST_BODY.set(body)
         await self.app(scope, _replay(body), _bounded_errors(send))
 
     def document(self) -> bytes:
@@ -377,37 +380,38 @@ class Classifier:
     @bentoml.api(input_spec=PredictInput)
     async def predict(self, records: OneOrMoreRecords) -> list[Prediction]:  # type: ignore[valid-type]
         """Predict one record, or a few, per request; concurrent requests are batched together."""
-        return _json(await self.batcher(records))
+        return self._answer(records, await self.batcher(records))
 
     @bentoml.api(input_spec=PredictBatchInput)
     async def predict_batch(self, records: Records) -> list[Prediction]:
         """Predict up to GITOPS_ML_MAX_RECORDS records in one call."""
-        return _json(self._predict(records))
+        return self._answer(records, self._predict(records))
 
     def _predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        columns = records_columns(records, FEATURES)
-        probability = self.pipeline.predict_proba(records_frame(columns))[:, 1]
+        probability = self.pipeline.predict_proba(records_frame(records_columns(records, FEATURES)))[:, 1]
         positive = probability >= self.threshold
         for label, count in ((self.labels[1], int(positive.sum())), (self.labels[0], int((~positive).sum()))):
             if count:
                 PREDICTED.labels(label=str(label)).inc(count)
-        for p in probability:
-            PROBABILITY.observe(float(p))
+        observe_all(PROBABILITY, probability)
         ids = record_ids(records, ID_COLUMNS, uuid.uuid4().hex[:16])
         labels = [self.labels[int(is_positive)] for is_positive in positive.tolist()]
-        rounded = probability.round(6).tolist()
-        if self.prediction_log is not None:
-            # The arrays the model read (orjson copies NumPy arrays whole), the ids as sent, the predictions.
-            columns |= {name: [record.get(name) for record in records] for name in ID_COLUMNS}
-            columns |= {
-                prediction_log.ID_FIELD: ids,
-                prediction_log.LABEL_FIELD: labels,
-                prediction_log.PROBABILITY_FIELD: rounded,
-            }
-            self.prediction_log.add(columns)
         return [
-            {"id": id_, "label": label, "probability": p} for id_, label, p in zip(ids, labels, rounded, strict=True)
+            {"id": id_, "label": label, "probability": p}
+            for id_, label, p in zip(ids, labels, probability.round(6).tolist(), strict=True)
         ]
+
+    def _answer(self, records: list[dict[str, Any]], predictions: list[dict[str, Any]]) -> list[Prediction]:
+        """The answer, serialized here, and the request logged as it was sent with its predictions.
+
+        BentoML's generic path (models, then a JSON schema of the output for its media type, then
+        json.dumps) cost more than the model on a one-record request; orjson a few microseconds.
+        BentoML sends a Response as it is; the routes' annotation still documents the body.
+        """
+        if self.prediction_log is not None:
+            sent = REQUEST_BODY.get(None) or orjson.dumps({"records": records})
+            self.prediction_log.add(sent, {field: [p[field] for p in predictions] for field in PREDICTION_FIELDS})
+        return cast("list[Prediction]", Response(orjson.dumps(predictions), media_type="application/json"))
 
     @bentoml.on_shutdown
     def _close_prediction_log(self) -> None:
@@ -415,15 +419,9 @@ class Classifier:
             self.prediction_log.close()
 
 
-def _json(predictions: list[dict[str, Any]]) -> list[Prediction]:
-    """The answer, serialized here: BentoML's generic path (models, then a JSON schema for the media
-    type, then json.dumps) cost more than the model on a one-record request; orjson a few microseconds.
-
-    BentoML sends a Response as it is; the routes' annotation still documents the body (/docs.json).
-    """
-    return cast("list[Prediction]", Response(orjson.dumps(predictions), media_type="application/json"))
-
-
+PREDICTION_FIELDS = ("id", "label", "probability")
+# The request body as it came, set by RequestGuard: the prediction log writes it as it is.
+REQUEST_BODY: contextvars.ContextVar[bytes] = contextvars.ContextVar("request_body")
 DRAINING = threading.Event()
 
 
