@@ -1,18 +1,16 @@
-"""The service's prediction log: every predicted request as it was sent, with its predictions.
+"""The service's prediction log: every predicted record with its features, id and prediction.
 
-One JSON line per request: ``{"logged_at": <unix time>, "prediction": {"id": [...], "label": [...],
-"probability": [...]}, "request": <the request body as sent>}``. The body passed validation, so it
-is JSON holding exactly the records (features, id columns as sent) and nothing else. Logging it as
-it came costs no serialization: a request hands its body and predictions to a queue, and a
-background thread joins them into a line and appends it to a size-rotated file, without holding
-the GIL while it writes. ``read`` turns these files back into one row per record, with
-``prediction_id``, ``prediction_label``, ``prediction_probability`` and ``logged_at``
-(``python -m gitops_ml monitor --current <log>``).
+One JSON line per model call, columnar: ``{"logged_at": <unix time>, "columns": {<column>: [values],
+...}}`` with the record's features, its id columns as sent, and ``prediction_id``,
+``prediction_label`` and ``prediction_probability``. A request only hands its columns (the arrays the
+model already read) to a queue; a background thread serializes them with orjson, which is a copy of
+the arrays rather than a dict per record, and appends to a size-rotated file. ``read`` turns these
+files back into one row per record (``python -m gitops_ml monitor --current <log>``).
 
 A log that cannot be written at start stops the service with one line naming the path
-(``PredictionLogError``); a write that fails later (a full disk) drops that request's records,
-counts them (``on_dropped``, the service's ``/metrics``) and logs one warning per minute, while
-predictions go on.
+(``PredictionLogError``); a write that fails later (a full disk) drops that call's records, counts
+them (``on_dropped``, the service's ``/metrics``) and logs one warning per minute, while predictions
+go on.
 
 Set by environment: ``GITOPS_ML_PREDICTION_LOG`` (the file; ``off`` turns logging off; a relative
 path is under BentoML's home folder, by default ``prediction-log/predictions.jsonl``; ``make serve``
@@ -39,7 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PATH_VARIABLE, DEFAULT_PATH = "GITOPS_ML_PREDICTION_LOG", "prediction-log/predictions.jsonl"
-# The columns ``read`` gives each record beside its features and id columns; ``monitor`` reads the probability.
+# The columns each record gets beside its features and id columns; ``monitor`` reads the probability.
 ID_FIELD, LABEL_FIELD, PROBABILITY_FIELD, TIME_FIELD = (
     "prediction_id",
     "prediction_label",
@@ -48,6 +46,9 @@ ID_FIELD, LABEL_FIELD, PROBABILITY_FIELD, TIME_FIELD = (
 )
 WARN_EVERY_SECONDS = 60
 WRITE_INTERVAL_SECONDS = 0.05
+# Records waiting for the writer, at most: past it (a disk far slower than the traffic), a request's
+# records are dropped and counted rather than held in memory without bound.
+MAX_BACKLOG_RECORDS = 200_000
 logger = logging.getLogger("gitops_ml.prediction_log")
 
 
@@ -63,7 +64,8 @@ class PredictionLog:
         self._file = _open(path)
         self._on_dropped = on_dropped or (lambda count: None)
         self._last_warning = 0.0
-        self._queue: queue.SimpleQueue[tuple[float, bytes, Mapping[str, Sequence[Any]]] | None] = queue.SimpleQueue()
+        self._backlog, self._backlog_lock = 0, threading.Lock()
+        self._queue: queue.SimpleQueue[tuple[float, Mapping[str, Sequence[Any]]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -76,9 +78,17 @@ class PredictionLog:
         max_bytes = int(float(os.environ.get("GITOPS_ML_PREDICTION_LOG_MAX_MB", "50")) * 1_000_000)
         return cls(path, max_bytes, int(os.environ.get("GITOPS_ML_PREDICTION_LOG_FILES", "5")), on_dropped)
 
-    def add(self, request: bytes, predictions: Mapping[str, Sequence[Any]]) -> None:
-        """Queue one request: its body (a JSON object holding ``records``) and its predictions by field."""
-        self._queue.put((time.time(), request, predictions))
+    def add(self, columns: Mapping[str, Sequence[Any]]) -> None:
+        """Queue one model call's records: equal-length columns (lists or NumPy arrays) by name."""
+        count = len(next(iter(columns.values()), ()))
+        with self._backlog_lock:
+            behind = self._backlog + count > MAX_BACKLOG_RECORDS
+            if not behind:
+                self._backlog += count
+        if behind:
+            self._dropped(count, f"the writer is {self._backlog} records behind")
+            return
+        self._queue.put((time.time(), columns))
 
     def close(self) -> None:
         """Write what is queued, then stop."""
@@ -100,14 +110,22 @@ class PredictionLog:
             # writing. A process killed outright loses at most this much; SIGTERM writes everything.
             time.sleep(WRITE_INTERVAL_SECONDS)
 
-    def _write_call(self, logged_at: float, request: bytes, predictions: Mapping[str, Sequence[Any]]) -> None:
+    def _write_call(self, logged_at: float, columns: Mapping[str, Sequence[Any]]) -> None:
+        count = len(next(iter(columns.values()), ()))
         try:
-            if b"\n" in request or b"\r" in request:  # JSON allows line breaks between tokens only
-                request = request.replace(b"\r", b" ").replace(b"\n", b" ")
-            head = orjson.dumps({TIME_FIELD: logged_at, "prediction": predictions})
-            self._append(b"".join((head[:-1], b',"request":', request, b"}\n")))
+            line = orjson.dumps(
+                {TIME_FIELD: logged_at, "columns": columns},
+                option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE,
+            )
+            self._append(line)
         except (OSError, TypeError, ValueError) as error:
-            self._dropped(len(next(iter(predictions.values()), ())), error)
+            self._dropped(count, error)
+            # A failed write may leave part of a line: start the next one on a line of its own.
+            with contextlib.suppress(OSError):
+                self._file.write(b"\n")
+        finally:
+            with self._backlog_lock:
+                self._backlog -= count
 
     def _append(self, line: bytes) -> None:
         if self.max_bytes and self._file.tell() and self._file.tell() + len(line) > self.max_bytes:
@@ -128,16 +146,16 @@ class PredictionLog:
             self.path.unlink(missing_ok=True)
         self._file = _open(self.path)
 
-    def _dropped(self, count: int, error: Exception) -> None:
+    def _dropped(self, count: int, reason: object) -> None:
         self._on_dropped(count)
-        with_reason = f"prediction log {self.path}: {count} records not written: {error}"
         now = time.monotonic()
         if now - self._last_warning >= WARN_EVERY_SECONDS:
             self._last_warning = now
-            logger.warning("%s (counted in gitops_ml_prediction_log_dropped_total; warned once a minute)", with_reason)
-        # A failed write may leave part of a line: start the next one on a line of its own.
-        with contextlib.suppress(OSError):
-            self._file.write(b"\n")
+            logger.warning(
+                "prediction log %s: %s records not written: %s "
+                "(counted in gitops_ml_prediction_log_dropped_total; warned once a minute)",
+                self.path, count, reason,
+            )  # fmt: skip
 
 
 def configured_path() -> Path | None:
@@ -171,7 +189,8 @@ def read(path: Path) -> pd.DataFrame:
     """
     import pandas as pd
 
-    rows: list[dict[str, Any]] = []
+    table: dict[str, list[Any]] = {}
+    rows = 0
     lines = path.read_bytes().splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -184,20 +203,17 @@ def read(path: Path) -> pd.DataFrame:
             raise ValueError(f"line {number} is not JSON ({error})") from None
         if not isinstance(entry, dict):
             raise ValueError(f"line {number} is not a JSON object")
-        rows.extend(_records(entry, number))
-    return pd.DataFrame(rows)
-
-
-def _records(entry: dict[str, Any], number: int) -> list[dict[str, Any]]:
-    if "request" not in entry:  # one record per line
-        return [entry]
-    records = entry["request"].get("records") if isinstance(entry["request"], dict) else None
-    records = [records] if isinstance(records, dict) else records
-    prediction = entry.get("prediction") or {}
-    fields = {ID_FIELD: "id", LABEL_FIELD: "label", PROBABILITY_FIELD: "probability"}
-    if not isinstance(records, list) or any(len(prediction.get(f, ())) != len(records) for f in fields.values()):
-        raise ValueError(f"line {number}: the request's records and the predictions do not match")
-    return [
-        {**record, **{column: prediction[f][i] for column, f in fields.items()}, TIME_FIELD: entry.get(TIME_FIELD)}
-        for i, record in enumerate(records)
-    ]
+        if isinstance(entry.get("columns"), dict):
+            batch = entry["columns"]
+            count = len(next(iter(batch.values()), []))
+            batch = {**batch, TIME_FIELD: [entry.get(TIME_FIELD)] * count}
+        else:  # one record per line
+            batch, count = {key: [value] for key, value in entry.items()}, 1
+        for name, values in batch.items():
+            if len(values) != count:
+                raise ValueError(f"line {number}: column {name!r} has {len(values)} values, not {count}")
+            table.setdefault(name, [None] * rows).extend(values)
+        rows += count
+        for values in table.values():
+            values.extend([None] * (rows - len(values)))
+    return pd.DataFrame(table)

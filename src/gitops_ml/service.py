@@ -10,7 +10,6 @@ only serving packages.
 
 from __future__ import annotations
 
-import contextvars
 import gc
 import json
 import logging
@@ -218,7 +217,6 @@ class RequestGuard:
             limit = f"request body over the limit of {self.max_bytes} bytes"
             await client_error(413, "payload too large", limit)(scope, receive, send)
             return
-        REQUEST_BODY.set(body)
         await self.app(scope, _replay(body), _bounded_errors(send))
 
     def document(self) -> bytes:
@@ -380,15 +378,16 @@ class Classifier:
     @bentoml.api(input_spec=PredictInput)
     async def predict(self, records: OneOrMoreRecords) -> list[Prediction]:  # type: ignore[valid-type]
         """Predict one record, or a few, per request; concurrent requests are batched together."""
-        return self._answer(records, await self.batcher(records))
+        return self._answer(await self.batcher(records))
 
     @bentoml.api(input_spec=PredictBatchInput)
     async def predict_batch(self, records: Records) -> list[Prediction]:
         """Predict up to GITOPS_ML_MAX_RECORDS records in one call."""
-        return self._answer(records, self._predict(records))
+        return self._answer(self._predict(records))
 
     def _predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        probability = self.pipeline.predict_proba(records_frame(records_columns(records, FEATURES)))[:, 1]
+        columns = records_columns(records, FEATURES)
+        probability = self.pipeline.predict_proba(records_frame(columns))[:, 1]
         positive = probability >= self.threshold
         for label, count in ((self.labels[1], int(positive.sum())), (self.labels[0], int((~positive).sum()))):
             if count:
@@ -396,21 +395,25 @@ class Classifier:
         observe_all(PROBABILITY, probability)
         ids = record_ids(records, ID_COLUMNS, uuid.uuid4().hex[:16])
         labels = [self.labels[int(is_positive)] for is_positive in positive.tolist()]
+        rounded = probability.round(6).tolist()
+        if self.prediction_log is not None:
+            # The arrays the model read (orjson copies NumPy arrays whole), the ids as sent, the predictions.
+            columns |= {name: [record.get(name) for record in records] for name in ID_COLUMNS}
+            columns |= {
+                prediction_log.ID_FIELD: ids,
+                prediction_log.LABEL_FIELD: labels,
+                prediction_log.PROBABILITY_FIELD: rounded,
+            }
+            self.prediction_log.add(columns)
         return [
-            {"id": id_, "label": label, "probability": p}
-            for id_, label, p in zip(ids, labels, probability.round(6).tolist(), strict=True)
+            {"id": id_, "label": label, "probability": p} for id_, label, p in zip(ids, labels, rounded, strict=True)
         ]
 
-    def _answer(self, records: list[dict[str, Any]], predictions: list[dict[str, Any]]) -> list[Prediction]:
-        """The answer, serialized here, and the request logged as it was sent with its predictions.
-
-        BentoML's generic path (models, then a JSON schema of the output for its media type, then
-        json.dumps) cost more than the model on a one-record request; orjson a few microseconds.
-        BentoML sends a Response as it is; the routes' annotation still documents the body.
+    def _answer(self, predictions: list[dict[str, Any]]) -> list[Prediction]:
+        """The answer, serialized here: BentoML's generic path (models, then a JSON schema of the output for
+        its media type, then json.dumps) cost more than the model on a one-record request; orjson a few
+        microseconds. BentoML sends a Response as it is; the routes' annotation still documents the body.
         """
-        if self.prediction_log is not None:
-            sent = REQUEST_BODY.get(None) or orjson.dumps({"records": records})
-            self.prediction_log.add(sent, {field: [p[field] for p in predictions] for field in PREDICTION_FIELDS})
         return cast("list[Prediction]", Response(orjson.dumps(predictions), media_type="application/json"))
 
     @bentoml.on_shutdown
@@ -419,9 +422,6 @@ class Classifier:
             self.prediction_log.close()
 
 
-PREDICTION_FIELDS = ("id", "label", "probability")
-# The request body as it came, set by RequestGuard: the prediction log writes it as it is.
-REQUEST_BODY: contextvars.ContextVar[bytes] = contextvars.ContextVar("request_body")
 DRAINING = threading.Event()
 
 
