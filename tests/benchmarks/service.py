@@ -197,7 +197,7 @@ def alternating(on: str, off: str, record: list[Any], batch: list[Any], rounds: 
             singles[url].append(asyncio.run(load(url + "/predict", {"records": record}, 1, 2.0)))
 
     def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
-        return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        return {key: round(statistics.median(run[key] for run in runs), 2) for key in runs[0]}
 
     paired = [1 - a["rows_per_second"] / b["rows_per_second"] for a, b in zip(batches[on], batches[off], strict=True)]
     return {
