@@ -46,7 +46,7 @@ class Server:
     @property
     def prediction_log(self) -> Path:
         """Where the service logs when GITOPS_ML_PREDICTION_LOG is not set: under BentoML's home, not the Bento."""
-        return self.home / "prediction-log" / "predictions.jsonl"
+        return self.home / "prediction-log" / "predictions.arrows"
 
 
 def request(server: Server, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
@@ -370,8 +370,20 @@ def logged(server: Server, count: int) -> pd.DataFrame:
         time.sleep(0.1)
 
 
+def settled_log(server: Server) -> pd.DataFrame:
+    """The prediction log once the records of requests already answered are in it: the writer thread
+    wakes every 50 ms, so a log that has not grown for half a second holds them all."""
+    frame = logged(server, 0)
+    while True:
+        time.sleep(0.5)
+        again = logged(server, 0)
+        if len(again) == len(frame):
+            return again
+        frame = again
+
+
 def test_predictions_are_logged_with_their_features_and_ids(server: Server, test_records: pd.DataFrame) -> None:
-    before = len(logged(server, 0))
+    before = len(settled_log(server))
     records = json.loads(test_records.head(3).drop(columns=["churned"]).to_json(orient="records"))
     status, predicted = request(server, "/predict_batch", {"records": records})
     assert status == 200
@@ -386,7 +398,7 @@ def test_predictions_are_logged_with_their_features_and_ids(server: Server, test
 
 def test_the_drift_stage_reads_the_prediction_log(server: Server, test_records: pd.DataFrame) -> None:
     records = features_of(test_records.head(150))
-    before = len(logged(server, 0))
+    before = len(settled_log(server))
     for start in range(0, len(records), MAX_RECORDS):
         assert request(server, "/predict_batch", {"records": records[start : start + MAX_RECORDS]})[0] == 200
     total = len(logged(server, before + len(records)))
@@ -519,7 +531,7 @@ def test_the_container_image_logs_predictions_on_a_declared_volume(server: Serve
         server.home / "bentos" / "gitops-ml-classifier" / BENTO_TAG.split(":")[1] / "env" / "docker" / "Dockerfile"
     ).read_text()
     volume = "/var/lib/gitops-ml/prediction-log"
-    assert f"ARG GITOPS_ML_PREDICTION_LOG={volume}/predictions.jsonl" in dockerfile
+    assert f"ARG GITOPS_ML_PREDICTION_LOG={volume}/predictions.arrows" in dockerfile
     assert "ENV GITOPS_ML_PREDICTION_LOG=$GITOPS_ML_PREDICTION_LOG" in dockerfile
     lines = dockerfile.splitlines()
     declared = lines.index(f"VOLUME {volume}")
@@ -564,7 +576,7 @@ def test_sigterm_under_load_answers_every_request_sent_before_routing_stopped(
     import threading
 
     body = {"records": features_of(test_records.head(5))}
-    logged_before = len(logged(server, 0))
+    logged_before = len(settled_log(server))
     outcomes: list[int | str] = []
     routing = threading.Event()
     routing.set()
@@ -632,13 +644,13 @@ def test_start_up_faults_end_the_server_with_one_line_naming_the_path_or_tag(ser
     unreadable = stored_bundle(server, "unreadable", b"not a model")
     faults = {
         "log under a file": (
-            {"GITOPS_ML_PREDICTION_LOG": str(server.project.parent / "a-file" / "p.jsonl")},
-            rf"gitops-ml: prediction log {server.project.parent}/a-file/p.jsonl cannot be written: "
+            {"GITOPS_ML_PREDICTION_LOG": str(server.project.parent / "a-file" / "p.arrows")},
+            rf"gitops-ml: prediction log {server.project.parent}/a-file/p.arrows cannot be written: "
             r".*a-file is a file, not a folder",
         ),
         "log on a read-only file system": (
-            {"GITOPS_ML_PREDICTION_LOG": "/sys/gitops-ml/p.jsonl"},
-            r"gitops-ml: prediction log /sys/gitops-ml/p.jsonl cannot be written",
+            {"GITOPS_ML_PREDICTION_LOG": "/sys/gitops-ml/p.arrows"},
+            r"gitops-ml: prediction log /sys/gitops-ml/p.arrows cannot be written",
         ),
         "model not in the store": (
             {"GITOPS_ML_MODEL_TAG": "gitops-ml-classifier:not-in-the-store"},
@@ -693,7 +705,7 @@ def test_a_full_disk_drops_log_records_counted_in_metrics_while_predictions_go_o
 def test_the_prediction_log_survives_a_rebuilt_bento(server: Server, test_records: pd.DataFrame) -> None:
     """After the server above stopped: the Bento is deleted and built again, served again, and the
     records logged before are still there, with the new ones after them."""
-    before = len(logged(server, 0))
+    before = len(settled_log(server))
     assert before > 0
     env = tool_env(server.project)
     subprocess.run(["bentoml", "delete", "--yes", BENTO_TAG], env=env, check=True, capture_output=True, timeout=120)

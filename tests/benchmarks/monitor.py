@@ -15,6 +15,7 @@ from typing import Any
 import joblib
 
 from gitops_ml import paths
+from gitops_ml.prediction_log import PredictionLog
 from gitops_ml.synthetic import make_churn_table
 from tests.benchmarks.pipeline import stage_usage
 from tests.support import SYNTHETIC, copy_project, merge, tool_env, write_params
@@ -39,9 +40,12 @@ def write_log(project: Path, rows: int) -> Path:
     frame = make_churn_table(rows, seed=rows).drop(columns=["customer_id", "churned"])
     model = joblib.load(project / paths.MODEL)
     frame["prediction_probability"] = model.predict_proba(frame)[:, 1].round(6)
-    log = project / "logs" / str(rows) / "predictions.jsonl"
-    log.parent.mkdir(parents=True)
-    frame.to_json(log, orient="records", lines=True)
+    log = project / "logs" / str(rows) / "predictions.arrows"
+    writer = PredictionLog(log, max_bytes=0, backups=0)
+    for start in range(0, rows, 1_000):  # as the service writes it: one batch per model call
+        chunk = frame.iloc[start : start + 1_000]
+        writer.add({name: chunk[name].to_numpy() for name in chunk.columns})
+    writer.close()
     return log
 
 
