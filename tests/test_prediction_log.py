@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import json
 import logging
+import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -131,8 +136,52 @@ def test_a_full_disk_drops_and_counts_records_and_warns_once(caplog: pytest.LogC
         log.close()
     assert sum(dropped) == 30
     warnings = [r for r in caplog.records if r.name == "gitops_ml.prediction_log"]
-    assert len(warnings) == 1 and "/dev/full: 3 records not written" in warnings[0].getMessage()
+    assert len(warnings) == 1 and re.search(r"/dev/full: \d+ records not written", warnings[0].getMessage())
     assert "\n" not in warnings[0].getMessage() and warnings[0].exc_info is None
+
+
+FILLING_DISK = """
+import json, resource, signal, sys, time
+from pathlib import Path
+from gitops_ml import prediction_log
+from tests.test_prediction_log import columns
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of ending us
+path, dropped = Path(sys.argv[1]), []
+log = prediction_log.PredictionLog(path, max_bytes=0, backups=0, on_dropped=dropped.append)
+
+def until(done):
+    deadline = time.monotonic() + 10
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+log.add(columns(0, 2))
+until(lambda: path.stat().st_size > 0)
+_, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (path.stat().st_size + 100, hard))  # the disk fills mid-batch
+log.add(columns(2, 3))
+log.add(columns(5, 4))
+until(lambda: len(dropped) == 2)
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))  # and is freed
+log.add(columns(9, 1))
+log.close()
+tables, ending, _ = prediction_log._streams(path)
+ids = prediction_log.read(path)["prediction_id"].tolist()
+print(json.dumps({"dropped": dropped, "ids": ids, "ending": ending}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs POSIX file size limits to stand for a full disk")
+def test_a_disk_that_fills_mid_write_loses_only_the_calls_it_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", FILLING_DISK, str(tmp_path / "p.arrows")],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert sum(outcome["dropped"]) == 3 + 4
+    # What was written before stays readable, and so is what came after, in the same file.
+    assert outcome["ids"] == ["r-0", "r-1", "r-9"] and outcome["ending"] == "closed"
 
 
 def test_a_writer_far_behind_drops_and_counts_records_instead_of_holding_them(
@@ -142,13 +191,13 @@ def test_a_writer_far_behind_drops_and_counts_records_instead_of_holding_them(
 
     monkeypatch.setattr(prediction_log, "MAX_BACKLOG_RECORDS", 5)
     stuck = threading.Event()
-    original = PredictionLog._append
+    original = PredictionLog._write_batches
 
-    def slow_disk(self: PredictionLog, batch: object) -> None:
+    def slow_disk(self: PredictionLog, batches: list[object]) -> None:
         stuck.wait(timeout=30)
-        original(self, batch)
+        original(self, batches)
 
-    monkeypatch.setattr(PredictionLog, "_append", slow_disk)
+    monkeypatch.setattr(PredictionLog, "_write_batches", slow_disk)
     dropped: list[int] = []
     log = PredictionLog(tmp_path / "p.arrows", max_bytes=0, backups=0, on_dropped=dropped.append)
     for first in range(0, 12, 3):

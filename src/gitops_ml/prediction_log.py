@@ -23,6 +23,7 @@ logs into the project's ``prediction-log/``, the container image onto its declar
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import queue
@@ -56,6 +57,7 @@ MAX_BACKLOG_RECORDS = 200_000
 TIME_TYPE = pa.timestamp("ms", tz="UTC")
 # Every Arrow IPC message starts with it (the end-of-stream marker too): how a log file is told from JSON lines.
 _CONTINUATION = b"\xff\xff\xff\xff"
+_END_OF_STREAM = _CONTINUATION + b"\x00\x00\x00\x00"
 logger = logging.getLogger("gitops_ml.prediction_log")
 
 
@@ -73,13 +75,13 @@ class PredictionLog:
             # A process killed mid-write left a stream without its end (or part of a message): a new
             # stream appended after it would be unreadable, so that file is set aside whole, as a rotation.
             self._rotate()
-        self._sink: pa.NativeFile | None = None
-        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
-        self._schema, self._stream_start = pa.schema([]), 0
+        self._file = _open(path)
+        self._size = os.fstat(self._file.fileno()).st_size
+        self._schema: pa.Schema | None = None  # the schema of the file's open stream, if one is open
         self._on_dropped = on_dropped or (lambda count: None)
         self._last_warning = 0.0
         self._backlog, self._backlog_lock = 0, threading.Lock()
-        self._queue: queue.SimpleQueue[tuple[float, Mapping[str, Sequence[Any]]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[pa.RecordBatch | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -93,7 +95,12 @@ class PredictionLog:
         return cls(path, max_bytes, int(os.environ.get("GITOPS_ML_PREDICTION_LOG_FILES", "5")), on_dropped)
 
     def add(self, columns: Mapping[str, Sequence[Any]]) -> None:
-        """Queue one model call's records: equal-length columns (lists or NumPy arrays) by name."""
+        """Queue one model call's records: equal-length columns (lists or NumPy arrays) by name.
+
+        The Arrow batch is made here, on the caller's thread, while its arrays are still in the CPU's
+        cache: made on the writer's thread, the same work cost several times as much and slowed the
+        requests running beside it. A column that cannot be made drops the call's records, never the call.
+        """
         count = len(next(iter(columns.values()), ()))
         with self._backlog_lock:
             behind = self._backlog + count > MAX_BACKLOG_RECORDS
@@ -102,77 +109,89 @@ class PredictionLog:
         if behind:
             self._dropped(count, f"the writer is {self._backlog} records behind")
             return
-        self._queue.put((time.time(), columns))
+        try:
+            batch = _record_batch(time.time(), columns)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as error:
+            self._done(count)
+            self._dropped(count, error)
+            return
+        self._queue.put(batch)
 
     def close(self) -> None:
         """Write what is queued, end the stream, then stop."""
         self._queue.put(None)
         self._thread.join(timeout=30)
-        with contextlib.suppress(OSError, pa.ArrowException):
-            self._end_stream()
+        with contextlib.suppress(OSError):
+            if self._schema is not None:
+                self._file.write(_END_OF_STREAM)
+        self._file.close()
 
     def _write(self) -> None:
         while True:
-            calls = [self._queue.get()]
+            batches = [self._queue.get()]
             with contextlib.suppress(queue.Empty):
                 while True:
-                    calls.append(self._queue.get_nowait())
-            for call in calls:
-                if call is None:
-                    return
-                self._write_call(*call)
+                    batches.append(self._queue.get_nowait())
+            stop = any(batch is None for batch in batches)
+            self._write_batches([batch for batch in batches if batch is not None])
+            if stop:
+                return
             # Woken once per interval, not once per request: a thread switch per request cost more than the
             # writing. A process killed outright loses at most this much; SIGTERM writes everything.
             time.sleep(WRITE_INTERVAL_SECONDS)
 
-    def _write_call(self, logged_at: float, columns: Mapping[str, Sequence[Any]]) -> None:
-        count = len(next(iter(columns.values()), ()))
-        try:
-            self._append(_record_batch(logged_at, columns))
-        except (OSError, pa.ArrowException) as error:
-            self._dropped(count, error)
-            # What the failed write left is cut off, so that the file stays readable up to it.
-            self._abandon_stream()
-        finally:
-            with self._backlog_lock:
-                self._backlog -= count
+    def _write_batches(self, batches: list[pa.RecordBatch]) -> None:
+        """Append the batches with one write per file: the stream's messages, framed by Arrow, written by us."""
+        schema_before, size, records = self._schema, 0, 0
+        messages: list[Any] = []
+        for batch in batches:
+            if self.max_bytes and self._size + size >= self.max_bytes:  # past the size: the next call opens a file
+                self._flush(messages, records, schema_before)
+                self._next_file()
+                schema_before, messages, size, records = None, [], 0, 0
+            for message in self._messages(batch):
+                messages.append(message)
+                size += len(message) if isinstance(message, bytes) else message.size
+            records += batch.num_rows
+        self._flush(messages, records, schema_before)
 
-    def _append(self, batch: pa.RecordBatch) -> None:
-        if self.max_bytes and self._sink is not None and self._sink.tell() >= self.max_bytes:
-            self._end_stream()
-            self._rotate()
-        if self._writer is not None and not batch.schema.equals(self._schema):
+    def _messages(self, batch: pa.RecordBatch) -> list[Any]:
+        """The batch as stream messages: after the end of the open stream and a schema when it opens a new one."""
+        messages: list[Any] = []
+        if self._schema is not None and not batch.schema.equals(self._schema):
             conformed = _conformed(batch, self._schema)
-            if conformed is None:
-                self._end_stream()  # columns or types changed: a new stream, with its own schema
+            if conformed is None:  # columns or types changed: a new stream, with its own schema
+                messages.append(_END_OF_STREAM)
+                self._schema = None
             else:
                 batch = conformed
-        if self._writer is None:
-            self._start_stream(batch.schema)
-        assert self._writer is not None and self._sink is not None
-        self._writer.write_batch(batch)
+        if self._schema is None:
+            messages.append(batch.schema.serialize())
+            self._schema = batch.schema
+        messages.append(batch.serialize())
+        return messages
 
-    def _start_stream(self, schema: pa.Schema) -> None:
-        self._sink = pa.OSFile(str(self.path), "ab")
-        self._stream_start = self._sink.tell()
-        self._writer, self._schema = pa.ipc.new_stream(self._sink, schema), schema
-
-    def _end_stream(self) -> None:
-        writer, sink, self._writer, self._sink = self._writer, self._sink, None, None
-        if writer is not None and sink is not None:
-            try:
-                writer.close()  # writes the end-of-stream marker
-            finally:
-                sink.close()
-
-    def _abandon_stream(self) -> None:
-        """After a failed write: close the stream and cut the file back to where it started."""
-        sink, self._writer, self._sink = self._sink, None, None
-        if sink is not None:
-            with contextlib.suppress(OSError, pa.ArrowException):
-                sink.close()
+    def _flush(self, messages: list[Any], records: int, schema_before: pa.Schema | None) -> None:
+        if not messages:
+            return
+        try:
+            self._size += _write_all(self._file.fileno(), messages)
+        except OSError as error:
+            # A full disk: what was written of these batches is cut off, so that the file ends on a whole one.
+            self._schema = schema_before
             with contextlib.suppress(OSError):
-                os.truncate(self.path, self._stream_start)
+                os.ftruncate(self._file.fileno(), self._size)
+            self._dropped(records, error)
+        finally:
+            self._done(records)
+
+    def _next_file(self) -> None:
+        with contextlib.suppress(OSError):
+            if self._schema is not None:
+                self._file.write(_END_OF_STREAM)
+        self._file.close()
+        self._rotate()
+        self._file, self._size, self._schema = _open(self.path), 0, None
 
     def _rotate(self) -> None:
         if not self.path.exists() or not self.path.stat().st_size:
@@ -186,6 +205,10 @@ class PredictionLog:
         else:
             self.path.unlink(missing_ok=True)
 
+    def _done(self, count: int) -> None:
+        with self._backlog_lock:
+            self._backlog -= count
+
     def _dropped(self, count: int, reason: object) -> None:
         self._on_dropped(count)
         now = time.monotonic()
@@ -198,15 +221,47 @@ class PredictionLog:
             )  # fmt: skip
 
 
+def _write_all(fd: int, messages: list[Any]) -> int:
+    """Write the messages in order, with as few system calls as the kernel allows: the bytes written."""
+    total = 0
+    views = [memoryview(message) for message in messages]
+    for start in range(0, len(views), 512):  # below any system's IOV_MAX
+        chunk = views[start : start + 512]
+        expected = sum(view.nbytes for view in chunk)
+        written = os.writev(fd, chunk)
+        while written < expected:  # a file writes short when it is full: the next write raises why
+            more = os.write(fd, b"".join(chunk)[written:])
+            if not more:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            written += more
+        total += expected
+    return total
+
+
 def _record_batch(logged_at: float, columns: Mapping[str, Sequence[Any]]) -> pa.RecordBatch:
     count = len(next(iter(columns.values()), ()))
-    arrays = [_array(values) for values in columns.values()]
-    stamps = pa.array(np.full(count, int(logged_at * 1000), dtype="int64"), type=TIME_TYPE)
-    return pa.RecordBatch.from_arrays([stamps, *arrays], names=[TIME_FIELD, *columns])
+    stamps = np.full(count, int(logged_at * 1000), dtype=np.int64)
+    arrays = [pa.Array.from_buffers(TIME_TYPE, count, [None, pa.py_buffer(stamps)])]
+    arrays += [_array(values) for values in columns.values()]
+    types = tuple(array.type for array in arrays)
+    schema = _SCHEMAS.get((*columns, *types))
+    if schema is None:
+        if len(_SCHEMAS) > 64:
+            _SCHEMAS.clear()
+        schema = _SCHEMAS.setdefault((*columns, *types), pa.schema(zip((TIME_FIELD, *columns), types, strict=True)))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+# The schemas batches had, by names and types: most calls have the same, and making it cost more than the batch.
+_SCHEMAS: dict[tuple[Any, ...], pa.Schema] = {}
 
 
 def _array(values: Sequence[Any]) -> pa.Array:
-    """A column by its values' type, missing values (None, NaN) as nulls; numbers and text mixed (ids) as text."""
+    """A column by its values' type; numbers and text mixed (ids) as text. Missing: null, or NaN for numbers."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return pa.array(values)  # without a copy
+    if isinstance(values, list) and values.count(None) == len(values):
+        return pa.nulls(len(values))  # an id column no request sent
     try:
         return pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
