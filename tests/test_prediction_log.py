@@ -206,3 +206,26 @@ def test_a_writer_far_behind_drops_and_counts_records_instead_of_holding_them(
     log.close()
     assert dropped == [3, 3, 3]  # the first call waits for the disk; the others would pass the limit
     assert prediction_log.read(tmp_path / "p.arrows")["prediction_id"].tolist() == ["r-0", "r-1", "r-2"]
+
+
+def test_show_log_prints_a_folder_of_rotated_logs_oldest_first_as_json_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gitops_ml import cli
+
+    log = PredictionLog(tmp_path / "p.arrows", max_bytes=1, backups=5)  # a file per call
+    for first in range(0, 12, 2):
+        log.add({**columns(first, 2), "age": np.array([float(first), np.nan])})
+    log.close()
+    assert len(list(tmp_path.iterdir())) == 6
+
+    assert cli.main(["show-log", str(tmp_path)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["prediction_id"] for r in records] == [f"r-{i}" for i in range(12)]
+    assert records[1]["age"] is None and records[1]["plan"] is None and records[0]["logged_at"].endswith("Z")
+
+    assert cli.main(["show-log", str(tmp_path / "p.arrows"), "--last", "1"]) == 0
+    assert [json.loads(line)["prediction_id"] for line in capsys.readouterr().out.splitlines()] == ["r-11"]
+
+    assert cli.main(["show-log", str(tmp_path / "missing")]) == 1
+    assert f"show-log: error: {tmp_path / 'missing'}: no such file or folder" in capsys.readouterr().err

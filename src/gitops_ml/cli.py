@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     monitor.add_argument("--reference", type=Path, default=paths.TRAIN_DATA, help="(default: %(default)s)")
     monitor.add_argument("--out", type=Path, default=paths.MONITORING_DIR, help="(default: %(default)s)")
+    show = commands.add_parser("show-log", help="print a prediction log's records as JSON lines (for jq)")
+    show.add_argument("path", type=Path, help="a log file (.arrows, rotated .arrows.N) or the folder of them")
+    show.add_argument("--last", type=int, help="only the last N records")
     issue = commands.add_parser("drift-issue", help="open or update the GitHub drift issue from a drift report")
     issue.add_argument("--report", type=Path, default=paths.MONITORING_DIR, help="(default: %(default)s)")
     suggest = commands.add_parser("suggest-suite", help="draft an expectation suite from a data file")
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in STAGES:
         return _stage(args)
+    if args.command == "show-log":  # wherever the logs are: no params.yaml needed
+        return _show_log(args.path, args.last)
     try:
         settings = load_settings(
             args.params,
@@ -177,6 +182,17 @@ def main(argv: list[str] | None = None) -> int:
             suggest_suite.run(settings, args.data, args.out, args.margin)
     except PipelineError as exc:
         print(f"{args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _show_log(path: Path, last: int | None) -> int:
+    from gitops_ml import prediction_log
+
+    try:
+        prediction_log.print_json_lines(path, last)
+    except ValueError as exc:
+        print(f"show-log: error: {path}: {exc}", file=sys.stderr)
         return 1
     return 0
 

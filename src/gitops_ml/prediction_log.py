@@ -27,6 +27,7 @@ import errno
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -258,6 +259,8 @@ _SCHEMAS: dict[tuple[Any, ...], pa.Schema] = {}
 
 def _array(values: Sequence[Any]) -> pa.Array:
     """A column by its values' type; numbers and text mixed (ids) as text. Missing: null, or NaN for numbers."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64 and values.flags.c_contiguous:
+        return pa.Array.from_buffers(pa.float64(), len(values), [None, pa.py_buffer(values)])  # the features
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
         return pa.array(values)  # without a copy
     if isinstance(values, list) and values.count(None) == len(values):
@@ -323,6 +326,31 @@ def read(path: Path) -> pd.DataFrame:
         )  # fmt: skip
     frames = [table.to_pandas() for table in tables if table.num_rows]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def print_json_lines(path: Path, last: int | None = None) -> None:
+    """Print a log's records (a file, or a folder's files oldest first) as JSON lines, for jq and grep.
+
+    ValueError when the path is missing or is not a prediction log."""
+    import pandas as pd
+
+    if path.is_dir():
+        files = sorted(path.glob("*.arrows*"), key=_rotation_age, reverse=True)
+        frame = pd.concat([read(file) for file in files], ignore_index=True) if files else pd.DataFrame()
+    elif path.is_file():
+        frame = read(path)
+    else:
+        raise ValueError("no such file or folder")
+    if last is not None:
+        frame = frame.tail(last)
+    if len(frame):
+        sys.stdout.write(frame.to_json(orient="records", lines=True, date_format="iso").rstrip("\n") + "\n")
+
+
+def _rotation_age(path: Path) -> int:
+    """0 for the live file, N for its N-th rotation (older)."""
+    suffix = path.suffix[1:]
+    return int(suffix) if suffix.isdigit() else 0
 
 
 def _ending(path: Path) -> str:
