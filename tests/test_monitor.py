@@ -128,15 +128,15 @@ def test_too_few_rows_is_an_error_naming_the_setting(in_project: Path) -> None:
 
 
 def test_a_folder_of_rotated_prediction_logs_is_read_whole(tmp_path: Path) -> None:
-    log = PredictionLog(tmp_path / "predictions.arrows", max_bytes=1, backups=5)  # a file per call
+    log = PredictionLog(tmp_path / "predictions.jsonl", max_bytes=1, backups=5)  # a file per call
     for i in range(6):
         log.add({"age": np.array([float(i)]), "plan": ["basic"], "prediction_probability": [0.5]})
     log.close()
     (tmp_path / "notes.txt").write_text("not a log")
-    assert len(list(tmp_path.glob("predictions.arrows*"))) == 6
+    assert len(list(tmp_path.glob("predictions.jsonl*"))) == 6
     frame = monitor.read_current(tmp_path)
     assert sorted(frame["age"]) == [0, 1, 2, 3, 4, 5]
-    assert list(frame.columns) == ["logged_at", "age", "plan", "prediction_probability"]
+    assert list(frame.columns) == ["age", "plan", "prediction_probability", "logged_at"]
 
 
 def test_without_a_model_the_error_says_how_to_get_one(

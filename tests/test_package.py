@@ -52,9 +52,9 @@ def test_make_serve_logs_predictions_in_the_project_not_in_the_bento(
     # The worker runs in the Bento's folder, which a rebuild deletes: the log path must be absolute.
     monkeypatch.delenv("GITOPS_ML_PREDICTION_LOG", raising=False)
     assert bento.serve_environment()["GITOPS_ML_PREDICTION_LOG"] == str(
-        workdir / "prediction-log" / "predictions.arrows"
+        workdir / "prediction-log" / "predictions.jsonl"
     )
-    monkeypatch.setenv("GITOPS_ML_PREDICTION_LOG", "logs/p.arrows")
-    assert bento.serve_environment()["GITOPS_ML_PREDICTION_LOG"] == str(workdir / "logs" / "p.arrows")
+    monkeypatch.setenv("GITOPS_ML_PREDICTION_LOG", "logs/p.jsonl")
+    assert bento.serve_environment()["GITOPS_ML_PREDICTION_LOG"] == str(workdir / "logs" / "p.jsonl")
     monkeypatch.setenv("GITOPS_ML_PREDICTION_LOG", "off")
     assert bento.serve_environment()["GITOPS_ML_PREDICTION_LOG"] == "off"

@@ -46,7 +46,7 @@ class Server:
     @property
     def prediction_log(self) -> Path:
         """Where the service logs when GITOPS_ML_PREDICTION_LOG is not set: under BentoML's home, not the Bento."""
-        return self.home / "prediction-log" / "predictions.arrows"
+        return self.home / "prediction-log" / "predictions.jsonl"
 
 
 def request(server: Server, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
@@ -531,7 +531,7 @@ def test_the_container_image_logs_predictions_on_a_declared_volume(server: Serve
         server.home / "bentos" / "gitops-ml-classifier" / BENTO_TAG.split(":")[1] / "env" / "docker" / "Dockerfile"
     ).read_text()
     volume = "/var/lib/gitops-ml/prediction-log"
-    assert f"ARG GITOPS_ML_PREDICTION_LOG={volume}/predictions.arrows" in dockerfile
+    assert f"ARG GITOPS_ML_PREDICTION_LOG={volume}/predictions.jsonl" in dockerfile
     assert "ENV GITOPS_ML_PREDICTION_LOG=$GITOPS_ML_PREDICTION_LOG" in dockerfile
     lines = dockerfile.splitlines()
     declared = lines.index(f"VOLUME {volume}")
@@ -644,13 +644,13 @@ def test_start_up_faults_end_the_server_with_one_line_naming_the_path_or_tag(ser
     unreadable = stored_bundle(server, "unreadable", b"not a model")
     faults = {
         "log under a file": (
-            {"GITOPS_ML_PREDICTION_LOG": str(server.project.parent / "a-file" / "p.arrows")},
-            rf"gitops-ml: prediction log {server.project.parent}/a-file/p.arrows cannot be written: "
+            {"GITOPS_ML_PREDICTION_LOG": str(server.project.parent / "a-file" / "p.jsonl")},
+            rf"gitops-ml: prediction log {server.project.parent}/a-file/p.jsonl cannot be written: "
             r".*a-file is a file, not a folder",
         ),
         "log on a read-only file system": (
-            {"GITOPS_ML_PREDICTION_LOG": "/sys/gitops-ml/p.arrows"},
-            r"gitops-ml: prediction log /sys/gitops-ml/p.arrows cannot be written",
+            {"GITOPS_ML_PREDICTION_LOG": "/sys/gitops-ml/p.jsonl"},
+            r"gitops-ml: prediction log /sys/gitops-ml/p.jsonl cannot be written",
         ),
         "model not in the store": (
             {"GITOPS_ML_MODEL_TAG": "gitops-ml-classifier:not-in-the-store"},

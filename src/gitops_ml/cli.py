@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--reason", required=True, help="why, for the run summary")
     monitor = commands.add_parser("monitor", help="drift report of current data against the training data")
     monitor.add_argument(
-        "--current", type=Path, required=True, help="prediction log (.arrows), a folder of logs, or a CSV/Parquet file"
+        "--current", type=Path, required=True, help="prediction log (.jsonl), a folder of logs, or a CSV/Parquet file"
     )
     monitor.add_argument("--reference", type=Path, default=paths.TRAIN_DATA, help="(default: %(default)s)")
     monitor.add_argument("--out", type=Path, default=paths.MONITORING_DIR, help="(default: %(default)s)")

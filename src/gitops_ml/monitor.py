@@ -26,7 +26,7 @@ from gitops_ml.markdown import code
 from gitops_ml.prediction_log import PROBABILITY_FIELD as PROBABILITY
 from gitops_ml.settings import FeatureType, MonitorSettings, Settings
 
-LOG_SUFFIXES = (".arrows", ".jsonl")  # the service's log; earlier versions wrote JSON lines
+LOG_SUFFIX = ".jsonl"
 SAMPLES_SHOWN = 3
 
 
@@ -73,11 +73,11 @@ def run(settings: Settings, reference_path: Path, current_path: Path, out: Path)
 
 
 def read_current(path: Path) -> pd.DataFrame:
-    """A prediction log, a folder of them with their rotated files, or a CSV/Parquet table."""
+    """A prediction log (JSON lines), a folder of them with their rotated files, or a CSV/Parquet table."""
     if path.is_dir():
         files = sorted(f for f in path.rglob("*") if f.is_file() and _is_table(f))
         if not files:
-            raise DataError(f"{path}: no prediction logs (*.arrows, *.arrows.N), CSV or Parquet files in this folder")
+            raise DataError(f"{path}: no prediction logs (*.jsonl, *.jsonl.N), CSV or Parquet files in this folder")
         return pd.concat([read_current(f) for f in files], ignore_index=True)
     if not _is_log(path):
         return read_table(path)
@@ -90,8 +90,8 @@ def read_current(path: Path) -> pd.DataFrame:
 
 
 def _is_log(path: Path) -> bool:
-    # The log rotates to predictions.arrows.1, .2, ... beside the live file.
-    return path.suffix in LOG_SUFFIXES or (Path(path.stem).suffix in LOG_SUFFIXES and path.suffix[1:].isdigit())
+    # The log rotates to predictions.jsonl.1, .2, ... beside the live file.
+    return path.suffix == LOG_SUFFIX or (Path(path.stem).suffix == LOG_SUFFIX and path.suffix[1:].isdigit())
 
 
 def _is_table(path: Path) -> bool:

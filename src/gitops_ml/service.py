@@ -395,15 +395,14 @@ class Classifier:
         observe_all(PROBABILITY, probability)
         ids = record_ids(records, ID_COLUMNS, uuid.uuid4().hex[:16])
         labels = [self.labels[int(is_positive)] for is_positive in positive.tolist()]
-        probabilities = probability.round(6)
-        rounded = probabilities.tolist()
+        rounded = probability.round(6).tolist()
         if self.prediction_log is not None:
-            # The arrays the model read (Arrow takes NumPy arrays without a copy), the ids as sent, the predictions.
+            # The arrays the model read (orjson copies NumPy arrays whole), the ids as sent, the predictions.
             columns |= {name: [record.get(name) for record in records] for name in ID_COLUMNS}
             columns |= {
                 prediction_log.ID_FIELD: ids,
                 prediction_log.LABEL_FIELD: labels,
-                prediction_log.PROBABILITY_FIELD: probabilities,
+                prediction_log.PROBABILITY_FIELD: rounded,
             }
             self.prediction_log.add(columns)
         return [

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import pandas as pd
 
 from gitops_ml import paths
 from gitops_ml.prediction_log import PredictionLog
@@ -40,12 +41,21 @@ def write_log(project: Path, rows: int) -> Path:
     frame = make_churn_table(rows, seed=rows).drop(columns=["customer_id", "churned"])
     model = joblib.load(project / paths.MODEL)
     frame["prediction_probability"] = model.predict_proba(frame)[:, 1].round(6)
-    log = project / "logs" / str(rows) / "predictions.arrows"
-    writer = PredictionLog(log, max_bytes=0, backups=0)
-    for start in range(0, rows, 1_000):  # as the service writes it: one batch per model call
+    log = project / "logs" / str(rows) / "predictions.jsonl"
+    dropped: list[int] = []
+    writer = PredictionLog(log, max_bytes=0, backups=0, on_dropped=dropped.append)
+    for start in range(0, rows, 1_000):  # as the service writes it: one model call's columns per line
         chunk = frame.iloc[start : start + 1_000]
-        writer.add({name: chunk[name].to_numpy() for name in chunk.columns})
+        writer.add(
+            {
+                name: values.to_numpy(dtype=float)
+                if pd.api.types.is_numeric_dtype(values)
+                else values.astype(object).where(values.notna(), None).tolist()
+                for name, values in chunk.items()
+            }
+        )
     writer.close()
+    assert not dropped, f"{sum(dropped)} records not logged"
     return log
 
 

@@ -82,8 +82,9 @@ def run(folder: Path) -> dict[str, Any]:
             _,
         ),
     ):
-        results["service"] = load_levels(url + "/predict", {"records": record})
+        # First, while both servers have the same history: the load levels below run on the logging one only.
         on_off = alternating(url, off_url, record, batch)
+        results["service"] = load_levels(url + "/predict", {"records": record})
         results["batch"], results["batch_prediction_log_off"] = on_off["batch"]
         results["prediction_log_on"], results["prediction_log_off"] = on_off["single"]
         results["prediction_log_batch_cost"] = on_off["batch_cost"]
