@@ -9,6 +9,7 @@ scikit-learn's on the full sample (a test holds them to it).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -218,3 +219,18 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] =
     "average_precision": _average_precision,
     "log_loss": _log_loss,
 }
+
+
+def predictions_from_csv(csv_text: str, id_columns: Sequence[str], positive_class: object) -> Predictions:
+    """The evaluate stage's predictions.csv as arrays; records keyed by their id columns (joined)."""
+    import pandas as pd
+
+    frame = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
+    ids = frame[list(id_columns)].agg("\x1f".join, axis=1) if id_columns else frame.index.astype(str)
+    positive = str(positive_class)
+    return Predictions(
+        ids=ids.to_numpy(dtype=str),
+        is_positive=(frame["actual"] == positive).to_numpy(),
+        predicted_positive=(frame["predicted"] == positive).to_numpy(),
+        probability=frame["probability"].astype(float).to_numpy(),
+    )

@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 
 from gitops_ml import paths
-from gitops_ml.compare import METRICS, Predictions, bootstrap
+from gitops_ml.compare import METRICS, Predictions, bootstrap, predictions_from_csv
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_text
 from gitops_ml.git import git
 from gitops_ml.lineage import git_commit
-from gitops_ml.report import predictions_from_csv
 from gitops_ml.restore import locked_stages
 from gitops_ml.settings import Settings, training_params
 
@@ -44,7 +43,9 @@ def render(settings: Settings, version: str | None = None) -> str:
     if not settings.model_card.intended_use.is_file():
         raise PipelineError(f"model_card.intended_use: file {str(settings.model_card.intended_use)!r} does not exist")
     train, test = pd.read_parquet(paths.TRAIN_DATA), pd.read_parquet(paths.TEST_DATA)
-    predictions = predictions_from_csv(paths.PREDICTIONS.read_text(), settings)
+    predictions = predictions_from_csv(
+        paths.PREDICTIONS.read_text(), settings.data.id_columns, settings.data.positive_class
+    )
     sections = [
         "# Model card: gitops-ml classifier",
         _details(settings, version),

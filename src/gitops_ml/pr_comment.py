@@ -35,7 +35,7 @@ from typing import Any
 from gitops_ml import report_data
 from gitops_ml.errors import PipelineError
 from gitops_ml.github_api import GitHub
-from gitops_ml.report import PR_NUMBER_FILE, REPORT_DATA
+from gitops_ml.report_data import PR_NUMBER_FILE, REPORT_DATA
 from gitops_ml.report_figures import FIGURES
 from gitops_ml.report_render import render
 

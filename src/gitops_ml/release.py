@@ -37,8 +37,7 @@ from gitops_ml.git import git
 from gitops_ml.github_api import GitHub
 from gitops_ml.model_card import raw_data_md5
 from gitops_ml.package import MODEL_NAME, model_tag
-from gitops_ml.report import changed_params
-from gitops_ml.settings import Settings, training_params
+from gitops_ml.settings import Settings, changed_params, training_params
 
 DIST = Path("dist")
 VERSION = re.compile(r"^v\d{4}\.\d{2}\.\d{2}-[0-9a-f]{7}$")

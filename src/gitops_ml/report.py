@@ -8,7 +8,6 @@ repro still gives a report, which names the stage that failed and shows what is 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -19,11 +18,20 @@ from typing import Any, cast
 import yaml
 
 from gitops_ml import paths, reproducibility
-from gitops_ml.compare import MetricChange, Predictions, compare, paired_bootstrap, same_test_set
+from gitops_ml.compare import (
+    MetricChange,
+    Predictions,
+    compare,
+    paired_bootstrap,
+    predictions_from_csv,
+    same_test_set,
+)
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_text
 from gitops_ml.git import git, show
 from gitops_ml.report_data import (
+    PR_NUMBER_FILE,
+    REPORT_DATA,
     Change,
     Difference,
     Link,
@@ -33,14 +41,14 @@ from gitops_ml.report_data import (
     Validation,
     ValidationFailure,
 )
+from gitops_ml.report_figures import render_comparison
+from gitops_ml.report_render import headline, render
 from gitops_ml.reproducibility import Verdict
-from gitops_ml.settings import PARAMS_FILE, Settings, dotted
+from gitops_ml.settings import PARAMS_FILE, Settings, changed_params, dotted
 from gitops_ml.validate import Failure, examples_text, expected_text
 
 REPORT = "report.md"
 REPORT_WITHOUT_IMAGES = "report-no-images.md"
-REPORT_DATA = "report.json"  # what the comment job renders (report_data)
-PR_NUMBER_FILE = "pr-number.txt"
 FAILED_STAGE = re.compile(r"failed to reproduce '([^']+)'")
 # Stages after which reports/validation/ is this run's own (validate writes it even when it fails).
 VALIDATED_BY = ("validate", "split", "train", "evaluate", "package")
@@ -88,9 +96,6 @@ def run(
     pr_number: str | None = None,
 ) -> Summary:
     """Write the report's data (``report.json``), its figures and its Markdown, with and without images."""
-    from gitops_ml.report_figures import render_comparison
-    from gitops_ml.report_render import headline, render
-
     if pr_number is not None and not pr_number.isdigit():
         raise PipelineError(f"--pr-number: expected digits, got {pr_number!r}")
     outcome = reproduction_outcome(repro_succeeded, repro_log, settings)
@@ -99,7 +104,7 @@ def run(
     report = build(settings, base_ref.removeprefix("origin/"), base, new, outcome)
     summary = summarize(report)
     write_text(out_dir / REPORT_DATA, summary.model_dump_json(indent=2) + "\n")
-    figures = render_comparison(base, new, settings, out_dir, base_name=report.base_name)
+    figures = render_comparison(base.predictions, new.predictions, settings, out_dir, base_name=report.base_name)
     write_text(out_dir / REPORT, render(summary, figures))
     write_text(out_dir / REPORT_WITHOUT_IMAGES, render(summary, [], plots_elsewhere="this run's `pr-report` artifact"))
     if pr_number is not None:
@@ -217,7 +222,9 @@ def reproduction_outcome(succeeded: bool, repro_log: Path | None, settings: Sett
 def side_in_work_tree(settings: Settings) -> Side:
     return Side(
         metrics=json.loads(paths.METRICS.read_text())["test"] if paths.METRICS.is_file() else None,
-        predictions=predictions_from_csv(paths.PREDICTIONS.read_text(), settings)
+        predictions=predictions_from_csv(
+            paths.PREDICTIONS.read_text(), settings.data.id_columns, settings.data.positive_class
+        )
         if paths.PREDICTIONS.is_file()
         else None,
         params=_params(PARAMS_FILE.read_text()),
@@ -231,7 +238,9 @@ def side_at_revision(revision: str, settings: Settings) -> Side:
     metrics, predictions, params = (_show(revision, path) for path in (paths.METRICS, paths.PREDICTIONS, PARAMS_FILE))
     return Side(
         metrics=json.loads(metrics)["test"] if metrics else None,
-        predictions=predictions_from_csv(predictions, settings) if predictions else None,
+        predictions=predictions_from_csv(predictions, settings.data.id_columns, settings.data.positive_class)
+        if predictions
+        else None,
         params=_params(params) if params else {},
     )
 
@@ -241,34 +250,8 @@ def _show(revision: str, path: Path) -> str | None:
     return content.decode() if content is not None else None
 
 
-def predictions_from_csv(csv_text: str, settings: Settings) -> Predictions:
-    """The evaluate stage's predictions.csv as arrays; records keyed by their id columns (joined)."""
-    import pandas as pd
-
-    frame = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
-    id_columns = list(settings.data.id_columns)
-    ids = frame[id_columns].agg("\x1f".join, axis=1) if id_columns else frame.index.astype(str)
-    positive = str(settings.data.positive_class)
-    return Predictions(
-        ids=ids.to_numpy(dtype=str),
-        is_positive=(frame["actual"] == positive).to_numpy(),
-        predicted_positive=(frame["predicted"] == positive).to_numpy(),
-        probability=frame["probability"].astype(float).to_numpy(),
-    )
-
-
 def _params(text: str) -> dict[str, Any]:
     return dotted(yaml.safe_load(text) or {})
-
-
-def changed_params(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    missing = object()
-    rows = []
-    for key in sorted(base.keys() | new.keys()):
-        before, after = base.get(key, missing), new.get(key, missing)
-        if before != after:
-            rows.append((key, None if before is missing else before, None if after is missing else after))
-    return rows
 
 
 def links(settings: Settings, *, model_trained: bool) -> list[tuple[str, str]]:

@@ -19,6 +19,8 @@ from gitops_ml.errors import PipelineError
 from gitops_ml.settings import MetricName
 
 SCHEMA_VERSION: Literal[1] = 1
+REPORT_DATA = "report.json"  # in the report artifact: what the comment job renders
+PR_NUMBER_FILE = "pr-number.txt"  # beside it: the pull request the comment goes to
 Text = Annotated[str, Field(max_length=500)]
 Name = Annotated[str, Field(max_length=200)]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gitops_ml.compare import Predictions
 from gitops_ml.plots import draw_confusion_matrix, save_figure
-from gitops_ml.report import Side
 from gitops_ml.settings import Settings
 
 # The figures a report may show: file name -> caption (the comment job posts no other file).
@@ -13,13 +13,13 @@ FIGURES = {"curves.png": "ROC and precision-recall curves", "confusion_matrices.
 
 
 def render_comparison(
-    base: Side, new: Side, settings: Settings, out_dir: Path, *, base_name: str
+    base: Predictions | None, new: Predictions | None, settings: Settings, out_dir: Path, *, base_name: str
 ) -> list[tuple[str, str]]:
     """ROC and precision-recall curves overlaid, and the two confusion matrices side by side.
 
     Returns (caption, file name) pairs; nothing when neither side has predictions.
     """
-    sides = [(base_name, base.predictions), ("this PR", new.predictions)]
+    sides = [(base_name, base), ("this PR", new)]
     present = [(name, p) for name, p in sides if p is not None]
     if not present:
         return []

@@ -295,3 +295,14 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def changed_params(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The dotted keys whose values differ, with both values (None where a side lacks the key), sorted."""
+    missing = object()
+    rows = []
+    for key in sorted(base.keys() | new.keys()):
+        before, after = base.get(key, missing), new.get(key, missing)
+        if before != after:
+            rows.append((key, None if before is missing else before, None if after is missing else after))
+    return rows
