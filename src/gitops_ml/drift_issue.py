@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from gitops_ml.errors import PipelineError
-from gitops_ml.github_api import GitHub
+from gitops_ml.github_api import GitHub, workflow_run_url
 from gitops_ml.paths import DriftReport
 
 LABEL = "drift"
@@ -60,9 +60,5 @@ def issue_body(report_markdown: str, github: GitHub) -> str:
 
 
 def _run_link() -> str:
-    server, repository, run_id = (
-        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    if server and repository and run_id:
-        return f"[workflow run {run_id}]({server}/{repository}/actions/runs/{run_id})"
-    return "a local run"
+    url = workflow_run_url()
+    return f"[workflow run {os.environ['GITHUB_RUN_ID']}]({url})" if url else "a local run"

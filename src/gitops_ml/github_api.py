@@ -22,6 +22,14 @@ PAGE_SIZE = 100  # GitHub's largest page
 NEXT_PAGE = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
+def workflow_run_url() -> str | None:
+    """The URL of the GitHub Actions run this process is part of (from the runner's variables), if any."""
+    server, repository, run_id = (
+        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    return f"{server}/{repository}/actions/runs/{run_id}" if server and repository and run_id else None
+
+
 class GitHubError(PipelineError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)

@@ -34,9 +34,9 @@ def block(text: str, limit: int = 5_000) -> str:
     return f"{fence}text\n{value}\n{fence}"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
-    """A table of already-formatted cells; ``align`` has one letter per column (l or r), left by default."""
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
+    """A table of already-formatted cells (str() of each); ``align`` has a letter per column (l or r), l by default."""
     marks = ["---:" if (align[i : i + 1] == "r") else "---" for i in range(len(headers))]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(marks) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gitops_ml import paths
+from gitops_ml import markdown, paths
 from gitops_ml.compare import METRICS, Predictions, bootstrap, predictions_from_csv
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_text
@@ -70,8 +69,8 @@ def _details(settings: Settings, version: str | None) -> str:
         ("Predicts", f"probability that `{settings.data.target}` is `{settings.data.positive_class}` "
                      f"(else `{settings.data.negative_class}`), positive at {settings.evaluate.threshold}"),
     ]  # fmt: skip
-    table = _table(["", ""], [[f"**{k}**", v] for k, v in rows])
-    params_table = _table(["Parameter", "Value"], [[f"`{k}`", f"`{v}`"] for k, v in sorted(params.items())])
+    table = markdown.table(["", ""], [[f"**{k}**", v] for k, v in rows])
+    params_table = markdown.table(["Parameter", "Value"], [[f"`{k}`", f"`{v}`"] for k, v in sorted(params.items())])
     return f"## Model details\n\n{table}\n\n{params_table}"
 
 
@@ -87,7 +86,7 @@ def _training_data(settings: Settings, train: pd.DataFrame, test: pd.DataFrame) 
         "## Training data\n\n"
         f"Source {source}; the ingested table's DVC hash (md5, `dvc.lock`): `{raw_data_md5()}`. "
         f"Split {1 - settings.split.test_size:.0%} / {settings.split.test_size:.0%}, stratified, seed "
-        f"{settings.split.seed}.\n\n" + _table(["Split", "Rows", f"Share `{positive}`"], rows)
+        f"{settings.split.seed}.\n\n" + markdown.table(["Split", "Rows", f"Share `{positive}`"], rows)
     )
 
 
@@ -105,7 +104,7 @@ def _evaluation(settings: Settings, predictions: Predictions, test: pd.DataFrame
     text = (
         f"## Evaluation\n\nOn the {len(test):,} test records, with bootstrap {compared.confidence:.0%} intervals "
         f"({compared.bootstrap_rounds:,} resamples of the test records):\n\n"
-        + _table(["Metric", "Value", "Interval"], rows)
+        + markdown.table(["Metric", "Value", "Interval"], rows)
     )
     return text + "\n\n" + _slices(settings, predictions, test)
 
@@ -133,7 +132,7 @@ def _slices(settings: Settings, predictions: Predictions, test: pd.DataFrame) ->
             values = [float(METRICS[m](y, pred, p)) for m in SLICE_METRICS]
             rows.append([f"`{category}`", f"{mask.sum():,}", f"{y.mean():.1%}", *(_metric(v) for v in values)])
         headers = [f"`{column}`", "Records", "Positive", *SLICE_METRICS]
-        parts.append(f"Per category of `{column}`:\n\n" + _table(headers, rows))
+        parts.append(f"Per category of `{column}`:\n\n" + markdown.table(headers, rows))
     return "\n\n".join(parts)
 
 
@@ -173,9 +172,3 @@ def raw_data_md5() -> str:
         if out.get("path") == paths.RAW_DATA.as_posix():
             return str(out.get("md5"))
     return "unknown (no dvc.lock entry)"
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)

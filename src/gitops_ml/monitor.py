@@ -22,7 +22,7 @@ from gitops_ml import paths, prediction_log
 from gitops_ml.errors import DataError
 from gitops_ml.features import feature_types
 from gitops_ml.files import read_table, write_json, write_text, write_with
-from gitops_ml.markdown import code
+from gitops_ml.markdown import code, table
 from gitops_ml.prediction_log import PROBABILITY_FIELD as PROBABILITY
 from gitops_ml.settings import FeatureType, MonitorSettings, Settings
 
@@ -229,15 +229,20 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "",
         f"Drifted features: {drifted}.",
         "",
-        "| column | kind | test | score | threshold | drift |",
-        "|---|---|---|---:|---:|---|",
     ]
     ordered = sorted(summary["features"].items(), key=lambda item: not item[1]["drifted"])
-    for name, column in [*ordered, ("predicted probability", {"kind": "prediction", **prediction})]:
-        lines.append(
-            f"| {code(name)} | {column['kind']} | {column['test']} | {column['score']:.4g} | {column['threshold']:.4g} "
-            f"| {'**yes**' if column['drifted'] else 'no'} |"
-        )
+    rows = [
+        [
+            code(name),
+            column["kind"],
+            column["test"],
+            f"{column['score']:.4g}",
+            f"{column['threshold']:.4g}",
+            "**yes**" if column["drifted"] else "no",
+        ]
+        for name, column in [*ordered, ("predicted probability", {"kind": "prediction", **prediction})]
+    ]
+    lines.append(table(["column", "kind", "test", "score", "threshold", "drift"], rows, align="lllrrl"))
     lines += [
         "",
         f"Predicted probabilities ({prediction['source']}): mean {prediction['reference_mean_probability']:.3f} in "

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from gitops_ml import bento, model_card, paths, registry
+from gitops_ml import bento, markdown, model_card, paths, registry
 from gitops_ml.compare import MetricChange, compare
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_json, write_text
@@ -289,14 +289,14 @@ def read_version(dist: Path) -> str:
 
 
 def _table(changes: list[MetricChange], *, show_threshold: bool = False) -> str:
-    header = "| Metric | Before | Now | Change |" + (" Threshold |" if show_threshold else "")
-    lines = [header, "|---|---:|---:|---:|" + ("---:|" if show_threshold else "")]
+    rows = []
     for c in changes:
         cells = [c.metric, _number(c.base), _number(c.new), "n/a" if c.delta is None else f"{c.delta:+.4f}"]
         if show_threshold:
             cells.append(f"{c.threshold:g}" if c.threshold is not None else "")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    headers = ["Metric", "Before", "Now", "Change", *(["Threshold"] if show_threshold else [])]
+    return markdown.table(headers, rows, align="lrrrr")
 
 
 def _number(value: float | None) -> str:

@@ -9,7 +9,6 @@ repro still gives a report, which names the stage that failed and shows what is 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from gitops_ml.compare import (
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_text
 from gitops_ml.git import git, show
+from gitops_ml.github_api import workflow_run_url
 from gitops_ml.report_data import (
     PR_NUMBER_FILE,
     REPORT_DATA,
@@ -257,11 +257,8 @@ def _params(text: str) -> dict[str, Any]:
 def links(settings: Settings, *, model_trained: bool) -> list[tuple[str, str]]:
     """The workflow run (in GitHub Actions) and the model's MLflow run (when a tracking server is set)."""
     found = []
-    server, repository, run_id = (
-        os.environ.get(key) for key in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    if server and repository and run_id:
-        run_url = f"{server}/{repository}/actions/runs/{run_id}"
+    run_url = workflow_run_url()
+    if run_url:
         found.append(("Workflow run, with the report and plots as an artifact", run_url))
     if model_trained and settings.tracking.enabled and paths.MODEL.is_file():
         from gitops_ml.lineage import file_md5

@@ -17,6 +17,7 @@ import pandas as pd
 from gitops_ml import paths
 from gitops_ml.errors import DataError, DataValidationError
 from gitops_ml.files import read_table, write_json, write_text
+from gitops_ml.markdown import table
 from gitops_ml.settings import Settings
 
 SAMPLE_SIZE = 5
@@ -257,11 +258,17 @@ def render_markdown(report: Report) -> str:
         f"`{report.data}` ({report.rows} rows, {report.columns} columns), suite `{report.suite}`.",
     ]
     if report.failures:
-        lines += ["", "| Column | Problem | Expected | Unexpected | Examples |", "|---|---|---|---:|---|"]
-        for f in report.failures:
-            count = "" if f.unexpected_count is None else str(f.unexpected_count)
-            cells = [f.column or "(table)", f.description, _cell(expected_text(f)), count, _cell(examples_text(f))]
-            lines.append("| " + " | ".join(cells) + " |")
+        rows = [
+            [
+                f.column or "(table)",
+                f.description,
+                _cell(expected_text(f)),
+                "" if f.unexpected_count is None else str(f.unexpected_count),
+                _cell(examples_text(f)),
+            ]
+            for f in report.failures
+        ]
+        lines += ["", table(["Column", "Problem", "Expected", "Unexpected", "Examples"], rows, align="lllrl")]
     return "\n".join(lines) + "\n"
 
 
