@@ -7,7 +7,7 @@ from typing import Any
 
 def observe_all(histogram: Any, values: Any) -> None:
     """``histogram.observe`` for each value, in one update per bucket: prometheus_client's observe,
-    in BentoML's multiprocess mode, writes shared memory per call (a tenth of a batch's time)."""
+    in BentoML's multiprocess mode, writes shared memory per call: per record, a visible share of a batch's time."""
     import numpy as np
 
     bounds = np.asarray(histogram._upper_bounds)  # prometheus_client's own, +Inf last

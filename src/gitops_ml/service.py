@@ -117,7 +117,7 @@ MODEL_FILE = _checked_model_file(model_ref, METADATA)
 _checked_prediction_log_path()
 Record = record_model(FEATURES, ID_COLUMNS)
 OneOrMoreRecords = records_type(Record, MAX_RECORDS)
-# Plain list for the bulk route: a one-or-list union makes pydantic parse the JSON twice (+60% per batch).
+# Plain list for the bulk route: a one-or-list union makes pydantic parse the JSON twice.
 Records = Annotated[list[Record], Field(min_length=1, max_length=MAX_RECORDS)]  # type: ignore[valid-type]
 
 
@@ -362,7 +362,7 @@ class Classifier:
         except prediction_log.PredictionLogError as error:
             _end_start_up(f"gitops-ml: {error}")
         # Modules and model live as long as the process: keeping them out of the garbage collector's
-        # full passes removes pauses of ~100 ms that otherwise hit one request in a few hundred.
+        # full passes removes the long pauses that otherwise hit an occasional request.
         gc.freeze()
         _drain_on_sigterm(DRAIN_SECONDS)
         self.batcher = Batcher(self._predict, MAX_BATCH_RECORDS, lambda requests, _: BATCHED.observe(requests))
@@ -372,8 +372,8 @@ class Classifier:
         self.labels = (METADATA["negative_class"], METADATA["positive_class"])
 
     # The routes are async so the model runs on the event loop: a predict takes a few milliseconds, and
-    # handing each one to a thread (and the GIL back and forth) cost more than that, 318 vs 555 req/s
-    # at 32 clients. Concurrent requests are joined by our Batcher (batching.py), not BentoML's
+    # handing each one to a thread (and the GIL back and forth) cost more than that (the benchmark's
+    # throughput at 32 clients; README, "Benchmarks"). Concurrent requests are joined by our Batcher (batching.py), not BentoML's
     # adaptive batcher, whose learnt waits kept lone requests waiting for minutes after a burst.
     @bentoml.api(input_spec=PredictInput)
     async def predict(self, records: OneOrMoreRecords) -> list[Prediction]:  # type: ignore[valid-type]

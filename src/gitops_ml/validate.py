@@ -137,7 +137,7 @@ def _missing_column(column: str) -> Failure:
 
 
 def _run_gx(frame: pd.DataFrame, configs: list[dict[str, Any]]) -> list[Any]:
-    # Imported here: Great Expectations takes about 6 s to import and only this stage needs it.
+    # Imported here: Great Expectations takes seconds to import and only this stage needs it.
     import great_expectations as gx
     from great_expectations.core import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
