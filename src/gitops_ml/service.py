@@ -373,8 +373,9 @@ class Classifier:
 
     # The routes are async so the model runs on the event loop: a predict takes a few milliseconds, and
     # handing each one to a thread (and the GIL back and forth) cost more than that (the benchmark's
-    # throughput at 32 clients; README, "Benchmarks"). Concurrent requests are joined by our Batcher (batching.py), not BentoML's
-    # adaptive batcher, whose learnt waits kept lone requests waiting for minutes after a burst.
+    # throughput at 32 clients; README, "Benchmarks"). Concurrent requests are joined by our Batcher
+    # (batching.py), not BentoML's adaptive batcher, whose learnt waits kept lone requests waiting for
+    # minutes after a burst.
     @bentoml.api(input_spec=PredictInput)
     async def predict(self, records: OneOrMoreRecords) -> list[Prediction]:  # type: ignore[valid-type]
         """Predict one record, or a few, per request; concurrent requests are batched together."""
