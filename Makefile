@@ -9,7 +9,7 @@ PYTHON ?= python3
 PORT ?= 3000
 # Most tests wait on servers, act and subprocesses: two processes fill two cores.
 TEST_WORKERS ?= 2
-# The pull-request report (pr-* targets): see README, "Pull requests".
+# The pull-request report (pr-* targets): see docs/pull-requests.md.
 REPORT_DIR ?= reports/pr
 BASE ?= origin/main
 REPRO_OUTCOME ?= success
@@ -17,7 +17,7 @@ PR_NUMBER ?=
 CML ?= npx --yes @dvcorg/cml@0.20.6
 export CML
 export WATERMARK := Model report (gitops-ml)
-# Drift monitoring (monitor-* targets): see README, "Monitoring".
+# Drift monitoring (monitor-* targets): see docs/monitoring.md.
 MONITOR_CURRENT ?= data/current
 MONITOR_CURRENT_URL ?=
 UV_VERSION := 0.13.9
@@ -62,7 +62,7 @@ repro: setup ## Set up, check params.yaml, run the whole pipeline (dvc repro)
 	python -m gitops_ml check
 	dvc repro
 
-check-repro: setup ## Whether the work tree reproduces HEAD's results (README, "Reproducibility")
+check-repro: setup ## Whether the work tree reproduces HEAD's results (docs/pipeline.md, "Reproducibility")
 	python -m gitops_ml check-repro
 
 pull: setup ## Restore DVC-tracked data and outputs (DVC remote if set, else the local cache; then by inputs)
@@ -110,7 +110,7 @@ rollback: setup ## Make release TAG current again (:prod image, MLflow champion)
 	python -m gitops_ml release rollback --tag "$${TAG:?make rollback TAG=v... REASON=...}" --reason "$${REASON:-}"
 
 monitor-fetch: setup ## Download the current data (MONITOR_CURRENT_URL, any `dvc get-url` URL) into MONITOR_CURRENT
-	@test -n "$(MONITOR_CURRENT_URL)" || { echo "monitor-fetch: set MONITOR_CURRENT_URL (README, Monitoring)" >&2; exit 1; }
+	@test -n "$(MONITOR_CURRENT_URL)" || { echo "monitor-fetch: set MONITOR_CURRENT_URL (docs/monitoring.md)" >&2; exit 1; }
 	rm -rf $(MONITOR_CURRENT) && mkdir -p $(MONITOR_CURRENT)
 	dvc get-url --force "$(MONITOR_CURRENT_URL)" $(MONITOR_CURRENT)/
 

@@ -47,7 +47,7 @@ def test_drift_opens_one_issue_and_the_next_run_updates_it(tmp_path: Path) -> No
         [issue] = api.issues
         assert issue["title"] == drift_issue.TITLE and issue["labels"] == ["drift"]
         assert drift_issue.MARKER in issue["body"] and "**Drift detected**" in issue["body"]
-        assert "README.md#retraining-on-new-data" in issue["body"]
+        assert "docs/monitoring.md#retraining-on-new-data" in issue["body"]
         assert "predictions shifted" in issue["body"]
         report = act.artifact("drift-report")
         assert json.loads((report / "drift.json").read_text())["drift"] is True

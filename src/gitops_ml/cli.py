@@ -254,6 +254,13 @@ def _show_log(args: argparse.Namespace) -> None:
         raise DataError(f"{args.path}: {exc}") from None
 
 
+@command("params-reference", "print the parameter reference (docs/parameters.md) from the settings model")
+def _params_reference(args: argparse.Namespace) -> None:
+    from gitops_ml import params_reference
+
+    print(params_reference.render())
+
+
 @command(
     "drift-issue",
     "open or update the GitHub drift issue from a drift report",

@@ -18,7 +18,7 @@ from gitops_ml.paths import DriftReport
 LABEL = "drift"
 TITLE = "Data drift detected in production"
 MARKER = "<!-- gitops-ml: drift report -->"
-RETRAINING = "README.md#retraining-on-new-data"
+RETRAINING = "docs/monitoring.md#retraining-on-new-data"
 
 
 def run(report: Path, github: GitHub) -> str:

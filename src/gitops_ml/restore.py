@@ -8,7 +8,7 @@ Two cases DVC leaves open:
   its hash matches). It runs inside the failing stage, while ``dvc repro`` holds its locks, so it
   reads the cache directly instead of calling DVC.
 - **The committed outputs are not in the cache.** A model trained on another CPU differs in its
-  last bits (see README, "Reproducibility"), so the cache a CI runner restores may hold a model
+  last bits (see docs/pipeline.md, "Reproducibility"), so the cache a CI runner restores may hold a model
   for the same inputs under another hash than the committed ``dvc.lock`` names. DVC then re-runs
   the stage although its run-cache holds the result for these very inputs: it consults the
   run-cache only when the lock has no output hash. :func:`by_inputs` does that lookup for the

@@ -373,7 +373,7 @@ class Classifier:
 
     # The routes are async so the model runs on the event loop: a predict takes a few milliseconds, and
     # handing each one to a thread (and the GIL back and forth) cost more than that (the benchmark's
-    # throughput at 32 clients; README, "Benchmarks"). Concurrent requests are joined by our Batcher
+    # throughput at 32 clients; docs/benchmarks.md). Concurrent requests are joined by our Batcher
     # (batching.py), not BentoML's adaptive batcher, whose learnt waits kept lone requests waiting for
     # minutes after a burst.
     @bentoml.api(input_spec=PredictInput)

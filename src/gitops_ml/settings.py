@@ -25,23 +25,34 @@ Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
 class Section(BaseModel):
     """Base of every settings block: unknown keys are errors and values cannot be reassigned."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A field's docstring is its description: the parameter reference (docs/parameters.md) is made from them.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class SyntheticSettings(Section):
     rows: Annotated[int, Field(ge=10)] = 5_000
+    """Rows of the synthetic table."""
     seed: int = 0
+    """Seed of the synthetic table."""
 
 
 class DataSettings(Section):
     source: Literal["breast_cancer", "synthetic", "file"] = "breast_cancer"
+    """Where the data comes from: scikit-learn's `breast_cancer`, a `synthetic` churn table, or a `file`."""
     path: Path = Path("data/external")
+    """With `source: file`: the `.csv` or `.parquet` file to ingest (a DVC dependency)."""
     synthetic: SyntheticSettings = SyntheticSettings()
+    """The synthetic table, with `source: synthetic`."""
     target: str
+    """The label column."""
     positive_class: Label
+    """The positive label (a string or an integer); metrics and probabilities refer to it."""
     negative_class: Label
+    """The other label."""
     id_columns: tuple[str, ...] = ()
+    """Columns unique per row (checked), never used as features, kept in the predictions."""
     feature_types: dict[str, FeatureType] = {}
+    """`column: numeric` or `categorical`, where inference (numbers are numeric, the rest categorical) is not wanted."""
 
     @model_validator(mode="after")
     def _consistent(self) -> DataSettings:
@@ -63,42 +74,64 @@ class DataSettings(Section):
 
 class ValidateSettings(Section):
     suite: Path
-    min_rows: Annotated[int, Field(ge=1)] = 50
+    """The checked-in expectation suite."""
+    min_rows: Annotated[int, Field(ge=1)] = 100
+    """Fewer rows fail validation."""
 
 
 class SplitSettings(Section):
     test_size: Probability = 0.2
+    """Share of the rows held out for the test set."""
     seed: int = 42
+    """Seed of the split."""
 
 
 class PreprocessSettings(Section):
     numeric_imputation: Literal["mean", "median"] = "median"
+    """How missing numbers are filled."""
     scale_numeric: bool = True
+    """Standard-scale numeric columns."""
     categorical_min_frequency: Annotated[int, Field(ge=1)] = 1
+    """Categories rarer than this are grouped as infrequent."""
 
 
 class LogisticRegressionSettings(Section):
     C: Annotated[float, Field(gt=0)] = 1.0
+    """Inverse regularization strength of scikit-learn's `LogisticRegression`."""
     max_iter: Annotated[int, Field(ge=1)] = 1_000
+    """Solver iterations at most."""
     class_weight: Literal["balanced"] | None = None
+    """`balanced` weighs the classes by their inverse frequency."""
 
 
 class GradientBoostingSettings(Section):
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
+    """Of scikit-learn's `HistGradientBoostingClassifier` (no early stopping: the test split is the hold-out)."""
     max_iter: Annotated[int, Field(ge=1)] = 200
+    """Boosting iterations."""
     max_depth: Annotated[int, Field(ge=1)] | None = None
+    """Depth of each tree at most; null: no limit."""
     max_leaf_nodes: Annotated[int, Field(ge=2)] = 31
+    """Leaves of each tree at most."""
     min_samples_leaf: Annotated[int, Field(ge=1)] = 20
+    """Rows in a leaf at least."""
     l2_regularization: Annotated[float, Field(ge=0)] = 0.0
+    """L2 penalty on the leaf values."""
     class_weight: Literal["balanced"] | None = None
+    """`balanced` weighs the classes by their inverse frequency."""
 
 
 class TrainSettings(Section):
     model: Literal["logistic_regression", "gradient_boosting"] = "logistic_regression"
+    """The model family; its block below holds its hyperparameters."""
     seed: int = 42
+    """The model's random state."""
     preprocess: PreprocessSettings = PreprocessSettings()
+    """How features are prepared, for either family."""
     logistic_regression: LogisticRegressionSettings = LogisticRegressionSettings()
+    """Hyperparameters with `model: logistic_regression`."""
     gradient_boosting: GradientBoostingSettings = GradientBoostingSettings()
+    """Hyperparameters with `model: gradient_boosting`."""
 
     @property
     def hyperparameters(self) -> LogisticRegressionSettings | GradientBoostingSettings:
@@ -109,14 +142,20 @@ class TrainSettings(Section):
 
 class EvaluateSettings(Section):
     threshold: Probability = 0.5
+    """Probability at or above which a record is predicted positive."""
     calibration_bins: Annotated[int, Field(ge=2, le=100)] = 10
+    """Bins of the calibration curve."""
     curve_points: Annotated[int, Field(ge=10, le=10_000)] = 200
+    """ROC and PR curves are thinned to this many points, so committed plot files stay small."""
 
 
 class TrackingSettings(Section):
     enabled: bool = True
+    """Log runs to MLflow."""
     experiment: str = "gitops-ml"
+    """MLflow experiment name."""
     default_uri: str = "sqlite:///mlflow.db"
+    """Tracking store when `MLFLOW_TRACKING_URI` is not set."""
 
 
 MetricName = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "log_loss"]
@@ -126,6 +165,7 @@ class CompareSettings(Section):
     """How a pull request's model is judged against the base branch's."""
 
     thresholds: dict[MetricName, Annotated[float, Field(ge=0)]] = {"roc_auc": 0.005, "f1": 0.01}
+    """The metrics that decide the pull-request verdict, each with the smallest change that counts."""
     shown: tuple[MetricName, ...] = (
         "roc_auc",
         "average_precision",
@@ -135,9 +175,13 @@ class CompareSettings(Section):
         "accuracy",
         "log_loss",
     )
+    """Rows of the report's metric table, in order."""
     bootstrap_rounds: Annotated[int, Field(ge=100, le=100_000)] = 2_000
+    """Rounds of the paired bootstrap interval of each change (and of the model card's intervals)."""
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    """Confidence of those intervals."""
     seed: int = 0
+    """Seed of the bootstrap."""
 
     @model_validator(mode="after")
     def _decides_on_something(self) -> CompareSettings:
@@ -149,8 +193,10 @@ class CompareSettings(Section):
 class ModelCardSettings(Section):
     """What the model card adds to the pipeline's own figures."""
 
-    intended_use: Path = Path("docs/intended-use.md")  # checked-in, editable text
-    slices: tuple[str, ...] = ()  # categorical columns whose categories get their own test metrics
+    intended_use: Path = Path("docs/intended-use.md")
+    """The card's "Intended use and limitations" text: a checked-in file, yours to edit."""
+    slices: tuple[str, ...] = ()
+    """Categorical columns whose categories get their own test metrics in the card."""
 
 
 # Evidently's drift tests by the column kinds they accept (evidently.legacy.calculations.stattests).
@@ -166,25 +212,31 @@ CategoricalDriftTest = Literal[
 class MonitorSettings(Section):
     """How ``monitor`` judges current (production) data against the training data."""
 
-    # Dataset drift when at least this share of the features drift (Evidently's default, 0.5, would
-    # stay silent while 3 of 7 features moved).
     drift_share: Annotated[float, Field(gt=0, le=1)] = 0.25
-    # null: Evidently picks by column kind and size (K-S / chi-square p-values up to 1,000 reference
-    # rows, normed Wasserstein / Jensen-Shannon distances above), with its own thresholds.
+    """Dataset drift when at least this share of the features drift (Evidently's default, 0.5, would stay
+    silent while 3 of 7 features moved)."""
     numeric_test: NumericDriftTest | None = None
+    """An Evidently drift test for numeric columns (`ks`, `wasserstein`, `psi`, ...); null: Evidently's
+    choice by size (K-S p-values up to 1,000 reference rows, normed Wasserstein distances above)."""
     categorical_test: CategoricalDriftTest | None = None
+    """The same for categorical columns (`chisquare`, `z`, `TVD`, ...; null: chi-square or
+    Jensen-Shannon by size)."""
     numeric_threshold: Annotated[float, Field(gt=0)] | None = None
+    """The numeric test's threshold (a p-value or a distance); null: the test's default."""
     categorical_threshold: Annotated[float, Field(gt=0)] | None = None
-    prediction_drift_alerts: bool = True  # a shift of the predicted probabilities alone is drift
-    min_rows: Annotated[int, Field(ge=1)] = 100  # fewer current rows cannot show drift; an error
+    """The categorical test's threshold; null: the test's default."""
+    prediction_drift_alerts: bool = True
+    """A shift of the predicted probabilities alone counts as drift."""
+    min_rows: Annotated[int, Field(ge=1)] = 100
+    """Fewer current rows cannot show drift: an error rather than a verdict."""
 
 
 class ReproducibilitySettings(Section):
-    """What counts as reproducing committed results on another machine (README, "Reproducibility")."""
+    """What counts as reproducing committed results on another machine (docs/pipeline.md, "Reproducibility")."""
 
-    # Two values of a metric agree when they differ by at most this much, relative to their size
-    # for values above 1: below every compare threshold, above a BLAS kernel's last-bit noise.
     metric_tolerance: Annotated[float, Field(ge=0, lt=0.01)] = 1e-4
+    """Two values of a metric agree when they differ by at most this much (relative for values above 1):
+    below every compare threshold, above a BLAS kernel's last-bit noise."""
 
 
 class Settings(Section):
