@@ -1,0 +1,35 @@
+"""The figures the docs show as real output are the committed results', and every page they link exists."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+TEST_METRICS = json.loads((ROOT / "reports" / "evaluation" / "metrics.json").read_text())["test"]
+
+
+def test_the_quickstart_shows_the_committed_test_metrics() -> None:
+    readme = (ROOT / "README.md").read_text()
+    [line] = re.findall(r"evaluate: test roc_auc (\S+), f1 (\S+), accuracy (\S+) ", readme)
+    assert [float(v) for v in line] == [round(TEST_METRICS[m], 4) for m in ("roc_auc", "f1", "accuracy")]
+
+
+def test_the_example_release_notes_show_the_committed_test_metrics() -> None:
+    releases = (ROOT / "docs" / "releases.md").read_text()
+    shown = dict(re.findall(r"^\| (\w+) \| n/a \| ([0-9.]+) \| n/a \|$", releases, flags=re.MULTILINE))
+    assert shown.keys() == TEST_METRICS.keys()
+    assert {m: float(v) for m, v in shown.items()} == {m: round(v, 4) for m, v in TEST_METRICS.items()}
+
+
+def test_the_readme_is_a_front_page_whose_links_lead_somewhere() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if not target.startswith(("http://", "https://", "./")):
+                assert (page.parent / target).exists(), f"{page.relative_to(ROOT)} links to missing {target}"
+    linked = set(re.findall(r"\]\(docs/([\w-]+\.md)\)", readme))
+    assert linked == {page.name for page in (ROOT / "docs").glob("*.md")}, "every chapter is linked from the README"
