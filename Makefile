@@ -35,7 +35,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help setup check-repro pull repro test lint bench clean bento serve pr-repro pr-report pr-comment \
+.PHONY: help setup check-repro pull repro test test-fast lint bench clean bento serve pr-repro pr-report pr-comment \
 	release-repro release-tested release-gate release-bundle release-image release-publish release-register \
 	release-promote rollback \
 	monitor-fetch monitor drift-issue
@@ -129,6 +129,9 @@ serve: repro ## Build the Bento if needed and serve the current model on http://
 
 test: setup $(WORKFLOW_LINT) ## Set up and run the whole test suite (TEST_WORKERS processes, a test file each)
 	pytest -n $(TEST_WORKERS) --dist loadfile
+
+test-fast: setup ## While coding: the suite without the tests marked integration (real servers, act, dvc repro)
+	pytest -n $(TEST_WORKERS) --dist loadfile -m "not integration"
 
 lint: setup ## ruff (lint and format) and mypy on src/
 	ruff check src tests

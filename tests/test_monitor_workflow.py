@@ -11,12 +11,17 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from gitops_ml import drift_issue
 from gitops_ml.github_api import GitHub
 from gitops_ml.ingest import load_source
 from tests.github_standin import github_api
 from tests.support import make_settings, tool_env
 from tests.workflow_runner import Act, clone, make_origin, seed_cache
+
+# Real servers, act or dvc repro: left out by make test-fast.
+pytestmark = pytest.mark.integration
 
 
 def production_log(path: Path) -> Path:

@@ -16,6 +16,9 @@ from gitops_ml import paths
 from gitops_ml.lineage import file_md5
 from tests.support import ROOT, copy_project, git, tool_env, write_params
 
+# Real servers, act or dvc repro: left out by make test-fast.
+pytestmark = pytest.mark.integration
+
 STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
 
 

@@ -25,6 +25,9 @@ from tests.github_standin import REPOSITORY, GitHubState, github_api
 from tests.support import free_port, git, make_settings, tool_env, wait_until_healthy
 from tests.workflow_runner import STAND_INS, Act, clone, head, make_origin
 
+# Real servers, act or dvc repro: left out by make test-fast.
+pytestmark = pytest.mark.integration
+
 IMAGE = "ghcr.io/example/gitops-ml"
 PREVIOUS = "v2026.11.20-1111111"
 

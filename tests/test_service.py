@@ -29,6 +29,9 @@ from gitops_ml import paths, prediction_log
 from gitops_ml.package import model_tag
 from tests.support import ROOT, SYNTHETIC, copy_project, free_port, tool_env, wait_until_healthy, write_params
 
+# Real servers, act or dvc repro: left out by make test-fast.
+pytestmark = pytest.mark.integration
+
 MAX_RECORDS = 50
 READY_SECONDS = 90
 BENTO_TAG = "gitops-ml-classifier:under-test"

@@ -19,6 +19,9 @@ from gitops_ml.settings import Settings, training_params
 from gitops_ml.synthetic import make_churn_table
 from tests.support import SYNTHETIC, git
 
+# Real servers, act or dvc repro: left out by make test-fast.
+pytestmark = pytest.mark.integration
+
 
 def test_training_and_evaluation_land_in_one_run_on_the_server(
     mlflow_server: str, workdir: Path, settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch

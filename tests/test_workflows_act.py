@@ -21,6 +21,9 @@ from tests.github_standin import REPOSITORY, GitHubState, github_api
 from tests.support import git, make_settings
 from tests.workflow_runner import Act, clone, head, make_origin, pull_request_event, workflow_run_event
 
+# Real servers, act or dvc repro: left out by make test-fast.
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
