@@ -127,8 +127,8 @@ bento: repro ## Reproduce if needed, then build the Bento offline (model from mo
 serve: repro ## Build the Bento if needed and serve the current model on http://127.0.0.1:$(PORT)
 	python -m gitops_ml serve --port $(PORT)
 
-test: setup $(WORKFLOW_LINT) ## Set up and run the whole test suite (TEST_WORKERS processes, a test file each)
-	pytest -n $(TEST_WORKERS) --dist loadfile
+test: setup $(WORKFLOW_LINT) ## Set up and run the whole test suite (TEST_WORKERS processes, a test file each), with coverage
+	pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term
 
 test-fast: setup ## While coding: the suite without the tests marked integration (real servers, act, dvc repro)
 	pytest -n $(TEST_WORKERS) --dist loadfile -m "not integration"
