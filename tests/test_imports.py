@@ -23,7 +23,8 @@ def imports() -> dict[str, set[str]]:
             elif isinstance(node, ast.Import):
                 found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("gitops_ml.")}
         graph[path.stem] = found - {path.stem}
-    return graph
+    modules = set(graph)
+    return {module: found & modules for module, found in graph.items()}  # not names like gitops_ml.NAME
 
 
 def reachable(graph: dict[str, set[str]], start: str) -> set[str]:

@@ -13,14 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gitops_ml import model_card, paths
+from gitops_ml import NAME, model_card, paths
 from gitops_ml.errors import PipelineError
 from gitops_ml.files import write_json, write_text
 from gitops_ml.lineage import git_commit
 from gitops_ml.package import save_to_store
 from gitops_ml.settings import Settings
 
-BENTO_NAME = "gitops-ml-classifier"
+BENTO_NAME = NAME
 BENTOFILE = Path("bentofile.yaml")
 BUILD_CONTEXT = Path("src")
 BUILD_INFO = BUILD_CONTEXT / "gitops_ml" / "build_info.json"

@@ -17,13 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from gitops_ml import paths
+from gitops_ml import NAME, paths
 from gitops_ml.features import feature_types
 from gitops_ml.files import read_table, write_json, write_with
 from gitops_ml.lineage import file_md5
 from gitops_ml.settings import Settings, training_params
 
-MODEL_NAME = "gitops-ml-classifier"
+MODEL_NAME = NAME
 MAX_LISTED_CATEGORIES = 50
 
 

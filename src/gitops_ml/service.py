@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gitops_ml import prediction_log
+from gitops_ml import NAME, prediction_log
 from gitops_ml.api_schema import (
     Prediction,
     openapi_document,
@@ -345,7 +345,7 @@ logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorLogF
     Starlette(routes=[Route("/model", model_info, methods=["GET"]), Route("/model/card", model_card, methods=["GET"])]),
     path="/",
 )
-@bentoml.service(name="gitops-ml-classifier", workers=1, traffic={"timeout": 30})
+@bentoml.service(name=NAME, workers=1, traffic={"timeout": 30})
 class Classifier:
     model = model_ref
 
