@@ -71,7 +71,7 @@ class PredictionLog:
         self._on_dropped = on_dropped or (lambda count: None)
         self._last_warning = 0.0
         self._backlog, self._backlog_lock = 0, threading.Lock()
-        self._queue: queue.SimpleQueue[tuple[float, Mapping[str, Sequence[Any]]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[float, int, Mapping[str, Sequence[Any]]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -94,7 +94,7 @@ class PredictionLog:
         if behind:
             self._dropped(count, f"the writer is {self._backlog} records behind")
             return
-        self._queue.put((time.time(), columns))
+        self._queue.put((time.time(), count, columns))
 
     def close(self) -> None:
         """Write what is queued, then stop."""
@@ -116,8 +116,7 @@ class PredictionLog:
             # writing. A process killed outright loses at most this much; SIGTERM writes everything.
             time.sleep(WRITE_INTERVAL_SECONDS)
 
-    def _write_call(self, logged_at: float, columns: Mapping[str, Sequence[Any]]) -> None:
-        count = len(next(iter(columns.values()), ()))
+    def _write_call(self, logged_at: float, count: int, columns: Mapping[str, Sequence[Any]]) -> None:
         try:
             line = orjson.dumps(
                 {TIME_FIELD: logged_at, "columns": columns},
