@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gitops_ml.settings import Settings
+from gitops_ml.core.settings import Settings
 from tests.support import ROOT, free_port, make_settings, wait_until_healthy
 
 CML_ARCHIVE = ROOT.parent / "shared" / "tools" / "cml-0.20.6.tgz"

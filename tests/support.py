@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from gitops_ml.settings import Settings
+from gitops_ml.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from gitops_ml import drift_issue
-from gitops_ml.github_api import GitHub
-from gitops_ml.ingest import load_source
+from gitops_ml.core.github_api import GitHub
+from gitops_ml.monitoring import drift_issue
+from gitops_ml.pipeline.ingest import load_source
 from tests.github_standin import github_api
 from tests.support import make_settings, tool_env
 from tests.workflow_runner import Act, clone, make_origin, seed_cache

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from gitops_ml.ingest import load_source
+from gitops_ml.pipeline.ingest import load_source
 from tests.github_standin import REPOSITORY, GitHubState, github_api
 from tests.support import free_port, git, make_settings, tool_env, wait_until_healthy
 from tests.workflow_runner import STAND_INS, Act, clone, head, make_origin

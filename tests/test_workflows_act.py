@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_ml.ingest import load_source
+from gitops_ml.pipeline.ingest import load_source
 from tests.github_standin import REPOSITORY, GitHubState, github_api
 from tests.support import git, make_settings
 from tests.workflow_runner import Act, clone, head, make_origin, pull_request_event, workflow_run_event

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_ml import paths
-from gitops_ml.errors import DataError, PipelineError
-from gitops_ml.settings import PARAMS_FILE, Settings, load_settings
+from gitops_ml.core import paths
+from gitops_ml.core.errors import DataError, PipelineError
+from gitops_ml.core.settings import PARAMS_FILE, Settings, load_settings
 
 STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
 
@@ -69,9 +69,9 @@ def settings(args: argparse.Namespace, *, check_files: bool = True) -> Settings:
 def _stage(args: argparse.Namespace) -> int:
     """Run one pipeline stage; when it fails, put back the last good outputs that ``dvc repro`` deleted."""
     try:
-        importlib.import_module(f"gitops_ml.{args.command}").run(settings(args))
+        importlib.import_module(f"gitops_ml.pipeline.{args.command}").run(settings(args))
     except BaseException as exc:
-        from gitops_ml.restore import last_good_outputs
+        from gitops_ml.pipeline.restore import last_good_outputs
 
         if isinstance(exc, PipelineError):
             print(f"{args.command}: error: {exc}", file=sys.stderr)
@@ -97,7 +97,7 @@ def _check(args: argparse.Namespace) -> None:
 
 @command("restore", "restore unchanged stages' outputs from DVC's run-cache (after dvc pull)")
 def _restore(args: argparse.Namespace) -> None:
-    from gitops_ml import restore
+    from gitops_ml.pipeline import restore
 
     settings(args)
     stages = restore.by_inputs()
@@ -110,7 +110,7 @@ def _restore(args: argparse.Namespace) -> None:
     arg("--against", default="HEAD", help="git revision of the results (default: %(default)s)"),
 )
 def _check_repro(args: argparse.Namespace) -> int:
-    from gitops_ml import reproducibility
+    from gitops_ml.pipeline import reproducibility
 
     verdict = reproducibility.check(args.against, settings(args, check_files=False).reproducibility.metric_tolerance)
     print(verdict.describe(args.against))
@@ -123,14 +123,14 @@ def _check_repro(args: argparse.Namespace) -> int:
     arg("--version", help="Bento version (default: g<commit>, -dirty when the tree differs)"),
 )
 def _bento(args: argparse.Namespace) -> None:
-    from gitops_ml import bento
+    from gitops_ml.release import bento
 
     bento.run(settings(args), args.version)
 
 
 @command("serve", "build the Bento when needed and serve it on 127.0.0.1", arg("--port", type=int, default=3000))
 def _serve(args: argparse.Namespace) -> None:
-    from gitops_ml import bento
+    from gitops_ml.release import bento
 
     bento.serve(settings(args), args.port)
 
@@ -145,9 +145,9 @@ def _serve(args: argparse.Namespace) -> None:
     arg("--pr-number", help="pull request number, written beside the report for the comment job"),
 )
 def _report(args: argparse.Namespace) -> int:
-    from gitops_ml import report
+    from gitops_ml.report import build
 
-    report.run(
+    build.run(
         settings(args, check_files=False),
         args.base,
         args.out,
@@ -168,10 +168,10 @@ def _report(args: argparse.Namespace) -> int:
     arg("--out", type=Path, default=Path("reports/pr-comment"), help="(default: %(default)s)"),
 )
 def _pr_comment(args: argparse.Namespace) -> None:
-    from gitops_ml import pr_comment
+    from gitops_ml.report import comment
 
     settings(args, check_files=False)
-    print(f"pr-comment: {pr_comment.run(args.artifact, args.out, pr_comment.CommentJob.from_environment())}")
+    print(f"pr-comment: {comment.run(args.artifact, args.out, comment.CommentJob.from_environment())}")
 
 
 @command(
@@ -181,7 +181,7 @@ def _pr_comment(args: argparse.Namespace) -> None:
     arg("--version", help="release version to name in the card (default: unreleased)"),
 )
 def _model_card(args: argparse.Namespace) -> None:
-    from gitops_ml import model_card
+    from gitops_ml.release import model_card
 
     model_card.run(settings(args), args.out, args.version)
 
@@ -204,22 +204,22 @@ def _release_steps(parser: argparse.ArgumentParser) -> None:
 
 @command("release", "a release step from main (see make release-*)", configure=_release_steps)
 def _release(args: argparse.Namespace) -> int:
-    from gitops_ml import release
-    from gitops_ml.github_api import GitHub
+    from gitops_ml.core.github_api import GitHub
+    from gitops_ml.release import steps
 
     chosen = settings(args)
     summary = Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
-    steps: dict[str, Callable[[], object]] = {
-        "tested": lambda: release.tested(GitHub.from_environment()),
-        "gate": lambda: release.gate(chosen, GitHub.from_environment(), summary),
-        "bundle": lambda: release.bundle(chosen, args.dist, GitHub.from_environment()),
-        "image": lambda: release.push_image(args.dist),
-        "publish": lambda: release.publish(args.dist, GitHub.from_environment()),
-        "register": lambda: release.register(chosen, args.dist),
-        "promote": lambda: release.promote(release.read_version(args.dist)),
-        "rollback": lambda: release.rollback(args.tag, args.reason, GitHub.from_environment(), summary),
+    actions: dict[str, Callable[[], object]] = {
+        "tested": lambda: steps.tested(GitHub.from_environment()),
+        "gate": lambda: steps.gate(chosen, GitHub.from_environment(), summary),
+        "bundle": lambda: steps.bundle(chosen, args.dist, GitHub.from_environment()),
+        "image": lambda: steps.push_image(args.dist),
+        "publish": lambda: steps.publish(args.dist, GitHub.from_environment()),
+        "register": lambda: steps.register(chosen, args.dist),
+        "promote": lambda: steps.promote(steps.read_version(args.dist)),
+        "rollback": lambda: steps.rollback(args.tag, args.reason, GitHub.from_environment(), summary),
     }
-    passed = steps[args.step]()
+    passed = actions[args.step]()
     return 1 if args.step == "gate" and not passed else 0
 
 
@@ -231,9 +231,9 @@ def _release(args: argparse.Namespace) -> int:
     arg("--out", type=Path, default=paths.MONITORING_DIR, help="(default: %(default)s)"),
 )
 def _monitor(args: argparse.Namespace) -> int:
-    from gitops_ml import monitor
+    from gitops_ml.monitoring import drift
 
-    if monitor.run(settings(args, check_files=False), args.reference, args.current, args.out)["drift"]:
+    if drift.run(settings(args, check_files=False), args.reference, args.current, args.out)["drift"]:
         print(f"monitor: drift detected; see {args.out}/drift.md and drift.html", file=sys.stderr)
         return 1
     return 0
@@ -246,7 +246,7 @@ def _monitor(args: argparse.Namespace) -> int:
     arg("--last", type=int, help="only the last N records"),
 )
 def _show_log(args: argparse.Namespace) -> None:
-    from gitops_ml import prediction_log
+    from gitops_ml.serving import prediction_log
 
     try:  # wherever the logs are: no params.yaml needed
         prediction_log.print_json_lines(args.path, args.last)
@@ -256,7 +256,7 @@ def _show_log(args: argparse.Namespace) -> None:
 
 @command("params-reference", "print the parameter reference (docs/parameters.md) from the settings model")
 def _params_reference(args: argparse.Namespace) -> None:
-    from gitops_ml import params_reference
+    from gitops_ml.core import params_reference
 
     print(params_reference.render())
 
@@ -267,8 +267,8 @@ def _params_reference(args: argparse.Namespace) -> None:
     arg("--report", type=Path, default=paths.MONITORING_DIR, help="(default: %(default)s)"),
 )
 def _drift_issue(args: argparse.Namespace) -> None:
-    from gitops_ml import drift_issue
-    from gitops_ml.github_api import GitHub
+    from gitops_ml.core.github_api import GitHub
+    from gitops_ml.monitoring import drift_issue
 
     settings(args, check_files=False)
     print(f"drift-issue: {drift_issue.run(args.report, GitHub.from_environment())}")
@@ -282,7 +282,7 @@ def _drift_issue(args: argparse.Namespace) -> None:
     arg("--margin", type=float, default=0.1, help="widen numeric ranges by this share"),
 )
 def _suggest_suite(args: argparse.Namespace) -> None:
-    from gitops_ml import suggest_suite
+    from gitops_ml.pipeline import suggest_suite
 
     suggest_suite.run(settings(args, check_files=False), args.data, args.out, args.margin)
 

@@ -15,9 +15,9 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from gitops_ml import paths
-from gitops_ml.prediction_log import PredictionLog
-from gitops_ml.synthetic import make_churn_table
+from gitops_ml.core import paths
+from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.serving.prediction_log import PredictionLog
 from tests.benchmarks.pipeline import stage_usage
 from tests.support import SYNTHETIC, copy_project, merge, tool_env, write_params
 

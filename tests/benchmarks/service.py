@@ -23,7 +23,7 @@ import httpx
 import joblib
 import pandas as pd
 
-from gitops_ml import paths
+from gitops_ml.core import paths
 from tests.support import copy_project, free_port, tool_env
 
 CONCURRENCY = (1, 8, 32)

@@ -1,0 +1,22 @@
+"""Which columns are features, and of which kind: the schema that training and serving share."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gitops_ml.core.settings import DataSettings, FeatureType
+
+
+def feature_types(frame: pd.DataFrame, data: DataSettings) -> dict[str, FeatureType]:
+    """Every column but the target and ids, in table order: declared types win, else inferred."""
+    excluded = {data.target, *data.id_columns}
+    return {
+        column: data.feature_types.get(column) or infer_type(frame[column])
+        for column in frame.columns
+        if column not in excluded
+    }
+
+
+def infer_type(values: pd.Series) -> FeatureType:
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    return "numeric" if numeric else "categorical"

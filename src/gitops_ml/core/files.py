@@ -1,0 +1,78 @@
+"""Reading input tables and writing outputs atomically.
+
+Every output is written to a temporary file beside its destination and renamed into place, so a
+stage that fails half-way leaves the previous good output untouched (the DVC outs are ``persist``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gitops_ml.core.errors import DataError
+
+
+@contextmanager
+def atomic_path(destination: Path) -> Iterator[Path]:
+    """Yield a temporary path; on success it replaces ``destination``, on error it is removed."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        tmp_path.replace(destination)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_with(destination: Path, writer: Callable[[Path], Any]) -> None:
+    with atomic_path(destination) as tmp:
+        writer(tmp)
+
+
+def write_text(destination: Path, text: str) -> None:
+    write_with(destination, lambda tmp: tmp.write_text(text))
+
+
+def write_json(destination: Path, payload: Any) -> None:
+    """Stable JSON: sorted keys and a trailing newline, so identical results give identical bytes."""
+    write_text(destination, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def write_table(destination: Path, frame: pd.DataFrame) -> None:
+    write_with(destination, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_csv(destination: Path, frame: pd.DataFrame) -> None:
+    write_with(destination, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning every way it can fail into a DataError naming the file."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise DataError(f"{path}: file does not exist")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty (no header, no rows)")
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        kind = suffix.lstrip(".").upper()
+        raise DataError(f"{path}: cannot be read as {kind}: {_first_line(exc)}") from exc
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,360 @@
+"""Typed settings read from ``params.yaml``: every knob of the pipeline, checked before any work.
+
+Unknown keys and wrong types are rejected with the dotted key named, so a typo in a pull request
+fails the stage with a one-line message instead of a traceback half-way through training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gitops_ml.core.errors import SettingsError
+
+PARAMS_FILE = Path("params.yaml")
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+Label = str | int
+FeatureType = Literal["numeric", "categorical"]
+Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class Section(BaseModel):
+    """Base of every settings block: unknown keys are errors and values cannot be reassigned."""
+
+    # A field's docstring is its description: the parameter reference (docs/parameters.md) is made from them.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class SyntheticSettings(Section):
+    rows: Annotated[int, Field(ge=10)] = 5_000
+    """Rows of the synthetic table."""
+    seed: int = 0
+    """Seed of the synthetic table."""
+
+
+class DataSettings(Section):
+    source: Literal["breast_cancer", "synthetic", "file"] = "breast_cancer"
+    """Where the data comes from: scikit-learn's `breast_cancer`, a `synthetic` churn table, or a `file`."""
+    path: Path = Path("data/external")
+    """With `source: file`: the `.csv` or `.parquet` file to ingest (a DVC dependency)."""
+    synthetic: SyntheticSettings = SyntheticSettings()
+    """The synthetic table, with `source: synthetic`."""
+    target: str
+    """The label column."""
+    positive_class: Label
+    """The positive label (a string or an integer); metrics and probabilities refer to it."""
+    negative_class: Label
+    """The other label."""
+    id_columns: tuple[str, ...] = ()
+    """Columns unique per row (checked), never used as features, kept in the predictions."""
+    feature_types: dict[str, FeatureType] = {}
+    """`column: numeric` or `categorical`, where inference (numbers are numeric, the rest categorical) is not wanted."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataSettings:
+        if self.positive_class == self.negative_class:
+            raise ValueError("positive_class and negative_class must differ")
+        reserved = {self.target, *self.id_columns}
+        clash = sorted(reserved & set(self.feature_types))
+        if clash:
+            raise ValueError(f"feature_types names the target or an id column: {clash}")
+        if self.target in self.id_columns:
+            raise ValueError(f"target {self.target!r} is also listed in id_columns")
+        return self
+
+    @property
+    def classes(self) -> tuple[Label, Label]:
+        """The two target labels, negative first, as scikit-learn orders predict_proba columns."""
+        return (self.negative_class, self.positive_class)
+
+
+class ValidateSettings(Section):
+    suite: Path
+    """The checked-in expectation suite."""
+    min_rows: Annotated[int, Field(ge=1)] = 100
+    """Fewer rows fail validation."""
+
+
+class SplitSettings(Section):
+    test_size: Probability = 0.2
+    """Share of the rows held out for the test set."""
+    seed: int = 42
+    """Seed of the split."""
+
+
+class PreprocessSettings(Section):
+    numeric_imputation: Literal["mean", "median"] = "median"
+    """How missing numbers are filled."""
+    scale_numeric: bool = True
+    """Standard-scale numeric columns."""
+    categorical_min_frequency: Annotated[int, Field(ge=1)] = 1
+    """Categories rarer than this are grouped as infrequent."""
+
+
+class LogisticRegressionSettings(Section):
+    C: Annotated[float, Field(gt=0)] = 1.0
+    """Inverse regularization strength of scikit-learn's `LogisticRegression`."""
+    max_iter: Annotated[int, Field(ge=1)] = 1_000
+    """Solver iterations at most."""
+    class_weight: Literal["balanced"] | None = None
+    """`balanced` weighs the classes by their inverse frequency."""
+
+
+class GradientBoostingSettings(Section):
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
+    """Of scikit-learn's `HistGradientBoostingClassifier` (no early stopping: the test split is the hold-out)."""
+    max_iter: Annotated[int, Field(ge=1)] = 200
+    """Boosting iterations."""
+    max_depth: Annotated[int, Field(ge=1)] | None = None
+    """Depth of each tree at most; null: no limit."""
+    max_leaf_nodes: Annotated[int, Field(ge=2)] = 31
+    """Leaves of each tree at most."""
+    min_samples_leaf: Annotated[int, Field(ge=1)] = 20
+    """Rows in a leaf at least."""
+    l2_regularization: Annotated[float, Field(ge=0)] = 0.0
+    """L2 penalty on the leaf values."""
+    class_weight: Literal["balanced"] | None = None
+    """`balanced` weighs the classes by their inverse frequency."""
+
+
+class TrainSettings(Section):
+    model: Literal["logistic_regression", "gradient_boosting"] = "logistic_regression"
+    """The model family; its block below holds its hyperparameters."""
+    seed: int = 42
+    """The model's random state."""
+    preprocess: PreprocessSettings = PreprocessSettings()
+    """How features are prepared, for either family."""
+    logistic_regression: LogisticRegressionSettings = LogisticRegressionSettings()
+    """Hyperparameters with `model: logistic_regression`."""
+    gradient_boosting: GradientBoostingSettings = GradientBoostingSettings()
+    """Hyperparameters with `model: gradient_boosting`."""
+
+    @property
+    def hyperparameters(self) -> LogisticRegressionSettings | GradientBoostingSettings:
+        """The block of the selected model family."""
+        block: LogisticRegressionSettings | GradientBoostingSettings = getattr(self, self.model)
+        return block
+
+
+class EvaluateSettings(Section):
+    threshold: Probability = 0.5
+    """Probability at or above which a record is predicted positive."""
+    calibration_bins: Annotated[int, Field(ge=2, le=100)] = 10
+    """Bins of the calibration curve."""
+    curve_points: Annotated[int, Field(ge=10, le=10_000)] = 200
+    """ROC and PR curves are thinned to this many points, so committed plot files stay small."""
+
+
+class TrackingSettings(Section):
+    enabled: bool = True
+    """Log runs to MLflow."""
+    experiment: str = "gitops-ml"
+    """MLflow experiment name."""
+    default_uri: str = "sqlite:///mlflow.db"
+    """Tracking store when `MLFLOW_TRACKING_URI` is not set."""
+
+
+MetricName = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "log_loss"]
+
+
+class CompareSettings(Section):
+    """How a pull request's model is judged against the base branch's."""
+
+    thresholds: dict[MetricName, Annotated[float, Field(ge=0)]] = {"roc_auc": 0.005, "f1": 0.01}
+    """The metrics that decide the pull-request verdict, each with the smallest change that counts."""
+    shown: tuple[MetricName, ...] = (
+        "roc_auc",
+        "average_precision",
+        "f1",
+        "precision",
+        "recall",
+        "accuracy",
+        "log_loss",
+    )
+    """Rows of the report's metric table, in order."""
+    bootstrap_rounds: Annotated[int, Field(ge=100, le=100_000)] = 2_000
+    """Rounds of the paired bootstrap interval of each change (and of the model card's intervals)."""
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    """Confidence of those intervals."""
+    seed: int = 0
+    """Seed of the bootstrap."""
+
+    @model_validator(mode="after")
+    def _decides_on_something(self) -> CompareSettings:
+        if not self.thresholds:
+            raise ValueError("thresholds must name at least one metric, or no change could be judged")
+        return self
+
+
+class ModelCardSettings(Section):
+    """What the model card adds to the pipeline's own figures."""
+
+    intended_use: Path = Path("docs/intended-use.md")
+    """The card's "Intended use and limitations" text: a checked-in file, yours to edit."""
+    slices: tuple[str, ...] = ()
+    """Categorical columns whose categories get their own test metrics in the card."""
+
+
+# Evidently's drift tests by the column kinds they accept (evidently.legacy.calculations.stattests).
+NumericDriftTest = Literal[
+    "ks", "wasserstein", "psi", "kl_div", "jensenshannon", "hellinger", "anderson", "cramer_von_mises",
+    "mannw", "t_test", "ed", "es", "empirical_mmd",
+]  # fmt: skip
+CategoricalDriftTest = Literal[
+    "chisquare", "z", "psi", "kl_div", "jensenshannon", "hellinger", "TVD", "g_test", "fisher_exact"
+]
+
+
+class MonitorSettings(Section):
+    """How ``monitor`` judges current (production) data against the training data."""
+
+    drift_share: Annotated[float, Field(gt=0, le=1)] = 0.25
+    """Dataset drift when at least this share of the features drift (Evidently's default, 0.5, would stay
+    silent while 3 of 7 features moved)."""
+    numeric_test: NumericDriftTest | None = None
+    """An Evidently drift test for numeric columns (`ks`, `wasserstein`, `psi`, ...); null: Evidently's
+    choice by size (K-S p-values up to 1,000 reference rows, normed Wasserstein distances above)."""
+    categorical_test: CategoricalDriftTest | None = None
+    """The same for categorical columns (`chisquare`, `z`, `TVD`, ...; null: chi-square or
+    Jensen-Shannon by size)."""
+    numeric_threshold: Annotated[float, Field(gt=0)] | None = None
+    """The numeric test's threshold (a p-value or a distance); null: the test's default."""
+    categorical_threshold: Annotated[float, Field(gt=0)] | None = None
+    """The categorical test's threshold; null: the test's default."""
+    prediction_drift_alerts: bool = True
+    """A shift of the predicted probabilities alone counts as drift."""
+    min_rows: Annotated[int, Field(ge=1)] = 100
+    """Fewer current rows cannot show drift: an error rather than a verdict."""
+
+
+class ReproducibilitySettings(Section):
+    """What counts as reproducing committed results on another machine (docs/pipeline.md, "Reproducibility")."""
+
+    metric_tolerance: Annotated[float, Field(ge=0, lt=0.01)] = 1e-4
+    """Two values of a metric agree when they differ by at most this much (relative for values above 1):
+    below every compare threshold, above a BLAS kernel's last-bit noise."""
+
+
+class Settings(Section):
+    data: DataSettings
+    validate_: ValidateSettings = Field(alias="validate")
+    split: SplitSettings = SplitSettings()
+    train: TrainSettings = TrainSettings()
+    evaluate: EvaluateSettings = EvaluateSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    compare: CompareSettings = CompareSettings()
+    model_card: ModelCardSettings = ModelCardSettings()
+    monitor: MonitorSettings = MonitorSettings()
+    reproducibility: ReproducibilitySettings = ReproducibilitySettings()
+
+
+def dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested params mapping as dotted keys (``train.logistic_regression.C``); empty mappings stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat |= dotted(value, name + ".")
+        else:
+            flat[name] = value
+    return flat
+
+
+def training_params(settings: Settings) -> dict[str, Any]:
+    """The knobs that shaped this model, flattened to MLflow's dotted keys."""
+    flat: dict[str, Any] = {
+        "data.source": settings.data.source,
+        "split.test_size": settings.split.test_size,
+        "split.seed": settings.split.seed,
+        "train.model": settings.train.model,
+        "train.seed": settings.train.seed,
+    }
+    for block, values in (
+        ("preprocess", settings.train.preprocess),
+        (settings.train.model, settings.train.hyperparameters),
+    ):
+        flat |= {f"train.{block}.{key}": value for key, value in values.model_dump().items()}
+    return flat
+
+
+def load_settings(path: Path = PARAMS_FILE, *, check_files: bool = True) -> Settings:
+    """Read and check ``params.yaml``; raise SettingsError naming the key at fault.
+
+    ``check_files`` also verifies that the files the params point at exist and are readable kinds.
+    """
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the params file ({exc.strerror})") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(_describe(path, exc)) from exc
+    if check_files:
+        _check_files(path, settings)
+    return settings
+
+
+def _check_files(path: Path, settings: Settings) -> None:
+    data = settings.data
+    if data.source == "file":
+        if not data.path.is_file():
+            raise SettingsError(f"{path}: data.path: file {str(data.path)!r} does not exist")
+        if data.path.suffix.lower() not in TABLE_SUFFIXES:
+            raise SettingsError(f"{path}: data.path: {str(data.path)!r} must end in one of {', '.join(TABLE_SUFFIXES)}")
+    if not settings.validate_.suite.is_file():
+        raise SettingsError(f"{path}: validate.suite: file {str(settings.validate_.suite)!r} does not exist")
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} invalid setting(s):"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_keys(error["loc"][:-1])
+            hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
+            lines.append(f"  {key}: unknown key{hint}")
+        elif error["type"] == "missing":
+            lines.append(f"  {key}: required key is missing")
+        else:
+            lines.append(f"  {key}: {error['msg']} (got {_short(error.get('input'))})")
+    return "\n".join(lines)
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a block accepts, found by walking the model classes along an error location."""
+    model: Any = Settings
+    for part in loc:
+        field = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        model = field.annotation
+        if not issubclass(model, BaseModel):
+            return []
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def changed_params(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The dotted keys whose values differ, with both values (None where a side lacks the key), sorted."""
+    missing = object()
+    rows = []
+    for key in sorted(base.keys() | new.keys()):
+        before, after = base.get(key, missing), new.get(key, missing)
+        if before != after:
+            rows.append((key, None if before is missing else before, None if after is missing else after))
+    return rows

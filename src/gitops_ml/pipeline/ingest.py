@@ -1,0 +1,71 @@
+"""Stage 1, ingest: bring the configured source into one raw table with normalised column types."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from gitops_ml.core import paths
+from gitops_ml.core.errors import DataError
+from gitops_ml.core.files import read_table, write_table
+from gitops_ml.core.settings import DataSettings, Settings
+
+
+def run(settings: Settings) -> pd.DataFrame:
+    frame = apply_feature_types(load_source(settings.data), settings.data)
+    write_table(paths.RAW_DATA, frame)
+    print(f"ingest: {len(frame)} rows x {frame.shape[1]} columns from {settings.data.source} -> {paths.RAW_DATA}")
+    return frame
+
+
+def load_source(data: DataSettings) -> pd.DataFrame:
+    if data.source == "breast_cancer":
+        return load_breast_cancer()
+    if data.source == "synthetic":
+        from gitops_ml.pipeline.synthetic import make_churn_table
+
+        return make_churn_table(data.synthetic.rows, data.synthetic.seed)
+    return read_table(data.path)
+
+
+def load_breast_cancer() -> pd.DataFrame:
+    """scikit-learn's Wisconsin breast cancer table (shipped in the package, no download).
+
+    Column names become snake_case so they are valid field names in the service's API, an id column
+    is added, and the 0/1 target becomes its labels.
+    """
+    from sklearn.datasets import load_breast_cancer as sklearn_loader
+
+    bunch = sklearn_loader(as_frame=True)
+    features: pd.DataFrame = bunch.data.rename(columns=snake_case)
+    labels = pd.Series(bunch.target_names[bunch.target], name="diagnosis")
+    sample_id = pd.Series(range(1, len(features) + 1), name="sample_id")
+    return pd.concat([sample_id, features, labels], axis=1)
+
+
+def apply_feature_types(frame: pd.DataFrame, data: DataSettings) -> pd.DataFrame:
+    """Store declared categorical columns as text, so '1' and 1 are one category everywhere.
+
+    Declared numeric columns are left as read: a text value there is for validation to report,
+    not for ingest to hide by coercion.
+    """
+    missing = sorted(set(data.feature_types) - set(frame.columns))
+    if missing:
+        raise DataError(f"data.feature_types names columns the data does not have: {missing}")
+    frame = frame.copy()
+    for column, kind in data.feature_types.items():
+        if kind == "categorical":
+            frame[column] = as_text(frame[column])
+    return frame
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Values as strings with missing kept missing; 3.0 read as a float becomes '3', not '3.0'."""
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        values = values.astype("Int64")
+    return values.astype("string").astype(object).where(values.notna(), None)
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()

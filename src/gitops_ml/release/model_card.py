@@ -1,0 +1,174 @@
+"""``python -m gitops_ml model-card``: the model card of the model the pipeline produced, in Markdown.
+
+Sections follow Google's Model Cards (Mitchell et al., 2019): model details, intended use and
+limitations (a checked-in text the team edits), training data, evaluation (metrics with bootstrap
+intervals, per-slice metrics), the data validation result, and how to reproduce the model. Every
+figure is read from the pipeline's outputs, so the card is regenerated, never hand-edited.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gitops_ml.core import markdown, paths
+from gitops_ml.core.errors import PipelineError
+from gitops_ml.core.files import write_text
+from gitops_ml.core.git import git
+from gitops_ml.core.lineage import git_commit
+from gitops_ml.core.settings import Settings, training_params
+from gitops_ml.pipeline.restore import locked_stages
+from gitops_ml.quality.compare import METRICS, Predictions, bootstrap, predictions_from_csv
+
+SLICE_METRICS = ("accuracy", "f1", "roc_auc")
+MISSING = "(missing)"
+
+
+def run(settings: Settings, out: Path, version: str | None = None) -> str:
+    card = render(settings, version)
+    write_text(out, card)
+    print(f"model-card: {out}")
+    return card
+
+
+def render(settings: Settings, version: str | None = None) -> str:
+    for required in (paths.METRICS, paths.PREDICTIONS, paths.TRAIN_DATA, paths.TEST_DATA, paths.VALIDATION_JSON):
+        if not required.is_file():
+            raise PipelineError(f"{required}: missing; run `make repro` (or `dvc pull`) first")
+    if not settings.model_card.intended_use.is_file():
+        raise PipelineError(f"model_card.intended_use: file {str(settings.model_card.intended_use)!r} does not exist")
+    train, test = pd.read_parquet(paths.TRAIN_DATA), pd.read_parquet(paths.TEST_DATA)
+    predictions = predictions_from_csv(
+        paths.PREDICTIONS.read_text(), settings.data.id_columns, settings.data.positive_class
+    )
+    sections = [
+        "# Model card: gitops-ml classifier",
+        _details(settings, version),
+        "## Intended use and limitations\n\n" + _without_comments(settings.model_card.intended_use.read_text()),
+        _training_data(settings, train, test),
+        _evaluation(settings, predictions, test),
+        _validation(),
+        _reproduce(),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def _details(settings: Settings, version: str | None) -> str:
+    commit = git_commit()["git_commit"]
+    date = git("show", "-s", "--format=%cs", "HEAD", check=False) or "unknown"
+    params = training_params(settings)
+    rows = [
+        ("Version", version or "unreleased"),
+        ("Git commit", f"`{commit}`"),
+        ("Date (of the commit)", date),
+        ("Family", f"scikit-learn pipeline: preprocessing, then `{settings.train.model}`"),
+        ("Predicts", f"probability that `{settings.data.target}` is `{settings.data.positive_class}` "
+                     f"(else `{settings.data.negative_class}`), positive at {settings.evaluate.threshold}"),
+    ]  # fmt: skip
+    table = markdown.table(["", ""], [[f"**{k}**", v] for k, v in rows])
+    params_table = markdown.table(["Parameter", "Value"], [[f"`{k}`", f"`{v}`"] for k, v in sorted(params.items())])
+    return f"## Model details\n\n{table}\n\n{params_table}"
+
+
+def _training_data(settings: Settings, train: pd.DataFrame, test: pd.DataFrame) -> str:
+    data = settings.data
+    source = f"`{data.source}`" + (f" (`{data.path}`)" if data.source == "file" else "")
+    positive = str(data.positive_class)
+    rows = [
+        [name, f"{len(frame):,}", f"{(frame[data.target].astype(str) == positive).mean():.1%}"]
+        for name, frame in (("train", train), ("test", test))
+    ]
+    return (
+        "## Training data\n\n"
+        f"Source {source}; the ingested table's DVC hash (md5, `dvc.lock`): `{raw_data_md5()}`. "
+        f"Split {1 - settings.split.test_size:.0%} / {settings.split.test_size:.0%}, stratified, seed "
+        f"{settings.split.seed}.\n\n" + markdown.table(["Split", "Rows", f"Share `{positive}`"], rows)
+    )
+
+
+def _evaluation(settings: Settings, predictions: Predictions, test: pd.DataFrame) -> str:
+    metrics = json.loads(paths.METRICS.read_text())["test"]
+    compared = settings.compare
+    intervals = bootstrap(
+        predictions,
+        sorted(metrics),
+        rounds=compared.bootstrap_rounds,
+        confidence=compared.confidence,
+        seed=compared.seed,
+    )
+    rows = [[name, f"{value:.4f}", "{:.4f} to {:.4f}".format(*intervals[name])] for name, value in metrics.items()]
+    text = (
+        f"## Evaluation\n\nOn the {len(test):,} test records, with bootstrap {compared.confidence:.0%} intervals "
+        f"({compared.bootstrap_rounds:,} resamples of the test records):\n\n"
+        + markdown.table(["Metric", "Value", "Interval"], rows)
+    )
+    return text + "\n\n" + _slices(settings, predictions, test)
+
+
+def _slices(settings: Settings, predictions: Predictions, test: pd.DataFrame) -> str:
+    if not settings.model_card.slices:
+        return "No slices: name categorical columns in `model_card.slices` to report each category."
+    unknown = sorted(set(settings.model_card.slices) - set(test.columns))
+    if unknown:
+        raise PipelineError(f"model_card.slices: {unknown} are not columns of the data")
+    ids = list(settings.data.id_columns)
+    if ids and not np.array_equal(test[ids].astype(str).agg("\x1f".join, axis=1).to_numpy(), predictions.ids):
+        raise PipelineError(f"{paths.PREDICTIONS} and {paths.TEST_DATA} do not list the same records in order")
+    parts = []
+    for column in settings.model_card.slices:
+        categories = test[column].astype("string").fillna(MISSING).to_numpy()
+        rows = []
+        for category in sorted(set(categories)):
+            mask = categories == category
+            y, pred, p = (
+                predictions.is_positive[mask],
+                predictions.predicted_positive[mask],
+                predictions.probability[mask],
+            )
+            values = [float(METRICS[m](y, pred, p)) for m in SLICE_METRICS]
+            rows.append([f"`{category}`", f"{mask.sum():,}", f"{y.mean():.1%}", *(_metric(v) for v in values)])
+        headers = [f"`{column}`", "Records", "Positive", *SLICE_METRICS]
+        parts.append(f"Per category of `{column}`:\n\n" + markdown.table(headers, rows))
+    return "\n\n".join(parts)
+
+
+def _without_comments(markdown: str) -> str:
+    # The checked-in text may carry editing notes for the team (HTML comments); the card drops them.
+    return re.sub(r"<!--.*?-->", "", markdown, flags=re.DOTALL).strip()
+
+
+def _metric(value: float) -> str:
+    return "n/a (one class)" if np.isnan(value) else f"{value:.4f}"
+
+
+def _validation() -> str:
+    report = json.loads(paths.VALIDATION_JSON.read_text())
+    failed = len(report["failures"])
+    verdict = "passed" if report["success"] else f"failed ({failed} expectation(s))"
+    return (
+        f"## Data validation\n\n{verdict.capitalize()}: {report['evaluated'] - failed} of {report['evaluated']} "
+        f"expectations of `{report['suite']}` held on `{report['data']}` ({report['rows']:,} rows)."
+    )
+
+
+def _reproduce() -> str:
+    return (
+        "## How to reproduce\n\n"
+        "```console\n"
+        "$ git checkout <the commit above>\n"
+        "$ make repro      # the pipeline; dvc.lock pins every input and output hash\n"
+        "$ dvc pull        # or, with the team's DVC remote, fetch the outputs instead of recomputing\n"
+        "$ make bento      # the Bento this card ships in\n"
+        "```"
+    )
+
+
+def raw_data_md5() -> str:
+    for out in locked_stages().get("ingest", {}).get("outs", []):
+        if out.get("path") == paths.RAW_DATA.as_posix():
+            return str(out.get("md5"))
+    return "unknown (no dvc.lock entry)"

@@ -1,0 +1,78 @@
+"""The model card of a real pipeline run (synthetic churn data, with categorical slices)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gitops_ml.core import paths
+from gitops_ml.core.errors import PipelineError
+from gitops_ml.core.settings import Settings
+from gitops_ml.pipeline import evaluate, split, train, validate
+from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.release import model_card
+from tests.support import ROOT, SYNTHETIC, git
+
+SECTIONS = [
+    "# Model card: gitops-ml classifier",
+    "## Model details",
+    "## Intended use and limitations",
+    "## Training data",
+    "## Evaluation",
+    "## Data validation",
+    "## How to reproduce",
+]
+
+
+@pytest.fixture
+def pipeline_run(workdir: Path, settings: Callable[..., Settings]) -> Settings:
+    shutil.copytree(ROOT / "docs", workdir / "docs")
+    config = settings(**SYNTHETIC, model_card={"slices": ["plan", "region"]})
+    paths.RAW_DATA.parent.mkdir(parents=True)
+    make_churn_table(1_500, seed=5).to_parquet(paths.RAW_DATA)
+    validate.run(config)
+    split.run(config)
+    train.run(config)
+    evaluate.run(config)
+    git(workdir, "init", "-q")
+    git(workdir, "add", "params.yaml")
+    git(workdir, "commit", "-q", "-m", "the model's commit")
+    return config
+
+
+def test_the_card_has_every_section_with_the_pipelines_figures(pipeline_run: Settings, workdir: Path) -> None:
+    card = model_card.run(pipeline_run, workdir / "card.md", version="v2026.11.25-abc1234")
+    assert (workdir / "card.md").read_text() == card
+    assert [line for line in card.splitlines() if line.startswith("#")][: len(SECTIONS)] == SECTIONS
+    commit = git(workdir, "rev-parse", "HEAD").strip()
+    assert "| **Version** | v2026.11.25-abc1234 |" in card and f"| **Git commit** | `{commit}` |" in card
+    assert "| `train.model` | `logistic_regression` |" in card
+    assert "**Intended use.**" in card and "<!--" not in card  # the checked-in text, without its editing notes
+
+    train_rows, test = pd.read_parquet(paths.TRAIN_DATA), pd.read_parquet(paths.TEST_DATA)
+    assert f"| train | {len(train_rows):,} | {(train_rows['churned'] == 'yes').mean():.1%} |" in card
+    metrics = json.loads(paths.METRICS.read_text())["test"]
+    for name, value in metrics.items():
+        row = re.search(rf"^\| {name} \| ([0-9.]+) \| ([0-9.]+) to ([0-9.]+) \|$", card, re.MULTILINE)
+        assert row, name
+        low, high = float(row[2]), float(row[3])
+        assert row[1] == f"{value:.4f}" and low <= value <= high  # the interval holds the test-set figure
+
+    for plan in test["plan"].dropna().unique():
+        assert f"| `{plan}` | {(test['plan'] == plan).sum():,} |" in card
+    assert "Per category of `region`" in card
+    assert "Passed: " in card and "expectations of `data/expectations/synthetic.json`" in card
+
+
+def test_a_slice_that_is_not_a_column_is_named(pipeline_run: Settings) -> None:
+    wrong = pipeline_run.model_copy(
+        update={"model_card": pipeline_run.model_card.model_copy(update={"slices": ("planet",)})}
+    )
+    with pytest.raises(PipelineError, match=r"model_card.slices: \['planet'\] are not columns"):
+        model_card.render(wrong)
