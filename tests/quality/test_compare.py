@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn import metrics as skm
 
 from gitops_ml.quality.compare import (
-    METRICS,
     MetricChange,
     Predictions,
     compare,
@@ -13,31 +11,7 @@ from gitops_ml.quality.compare import (
     paired_bootstrap,
     same_test_set,
 )
-
-SKLEARN = {
-    "accuracy": lambda y, pred, p: skm.accuracy_score(y, pred),
-    "precision": lambda y, pred, p: skm.precision_score(y, pred, zero_division=0),
-    "recall": lambda y, pred, p: skm.recall_score(y, pred, zero_division=0),
-    "f1": lambda y, pred, p: skm.f1_score(y, pred, zero_division=0),
-    "roc_auc": lambda y, pred, p: skm.roc_auc_score(y, p),
-    "average_precision": lambda y, pred, p: skm.average_precision_score(y, p),
-    "log_loss": lambda y, pred, p: skm.log_loss(y, p, labels=[False, True]),
-}
-
-
-@pytest.mark.parametrize("seed", range(8))
-@pytest.mark.parametrize("metric", sorted(METRICS))
-def test_vectorised_metrics_equal_scikit_learns(metric: str, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(8, 300))
-    y = np.r_[True, False, rng.random(n - 2) < rng.uniform(0.05, 0.95)]
-    p = np.round(rng.random(n), int(rng.integers(1, 4)))  # few decimals: many ties
-    pred = p >= 0.5
-    assert METRICS[metric](y, pred, p) == pytest.approx(SKLEARN[metric](y, pred, p), abs=1e-12)
-    # Vectorised over rows: each row scores like the 1-D call.
-    assert METRICS[metric](np.stack([y, y]), np.stack([pred, pred]), np.stack([p, p]))[1] == pytest.approx(
-        SKLEARN[metric](y, pred, p), abs=1e-12
-    )
+from gitops_ml.quality.metrics import METRICS
 
 
 def predictions(ids: list[int], actual: list[bool], probability: list[float]) -> Predictions:

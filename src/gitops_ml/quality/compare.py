@@ -10,14 +10,15 @@ scikit-learn's on the full sample (a test holds them to it).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.stats import rankdata
 
-LOWER_IS_BETTER = frozenset({"log_loss"})
+from gitops_ml.core.settings import MetricName
+from gitops_ml.quality.metrics import METRICS
+
 Verdict = Literal["better", "worse", "unchanged"]
 
 
@@ -33,7 +34,7 @@ class Predictions:
 
 @dataclass(frozen=True)
 class MetricChange:
-    metric: str
+    metric: MetricName
     base: float | None
     new: float | None
     low: float | None = None  # bootstrap interval of new - base, when the test sets match
@@ -47,7 +48,7 @@ class MetricChange:
     @property
     def improvement(self) -> float | None:
         """The change in the metric's good direction (positive is better)."""
-        return None if self.delta is None else (-self.delta if self.metric in LOWER_IS_BETTER else self.delta)
+        return None if self.delta is None else (-self.delta if METRICS[self.metric].lower_is_better else self.delta)
 
     @property
     def verdict(self) -> Verdict:
@@ -82,7 +83,7 @@ def _sorted(p: Predictions) -> Predictions:
 
 
 def paired_bootstrap(
-    base: Predictions, new: Predictions, metrics: list[str], *, rounds: int, confidence: float, seed: int
+    base: Predictions, new: Predictions, metrics: Sequence[MetricName], *, rounds: int, confidence: float, seed: int
 ) -> dict[str, tuple[float, float]]:
     """Percentile interval of ``metric(new) - metric(base)`` over resamples of the shared test records.
 
@@ -91,17 +92,19 @@ def paired_bootstrap(
     base, new = aligned(base, new)
     index = _resamples(len(base.ids), rounds, seed)
     return {
-        metric: _interval(METRICS[metric](*_sample(new, index)) - METRICS[metric](*_sample(base, index)), confidence)
+        metric: _interval(
+            METRICS[metric].per_row(*_sample(new, index)) - METRICS[metric].per_row(*_sample(base, index)), confidence
+        )
         for metric in metrics
     }
 
 
 def bootstrap(
-    predictions: Predictions, metrics: list[str], *, rounds: int, confidence: float, seed: int
+    predictions: Predictions, metrics: Sequence[MetricName], *, rounds: int, confidence: float, seed: int
 ) -> dict[str, tuple[float, float]]:
     """Percentile interval of each metric of one model over resamples of its test records."""
     index = _resamples(len(predictions.ids), rounds, seed)
-    return {metric: _interval(METRICS[metric](*_sample(predictions, index)), confidence) for metric in metrics}
+    return {metric: _interval(METRICS[metric].per_row(*_sample(predictions, index)), confidence) for metric in metrics}
 
 
 def _resamples(records: int, rounds: int, seed: int) -> np.ndarray:
@@ -121,8 +124,8 @@ def _sample(p: Predictions, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 def compare(
     base_metrics: Mapping[str, float],
     new_metrics: Mapping[str, float],
-    shown: Sequence[str],
-    thresholds: Mapping[str, float],
+    shown: Sequence[MetricName],
+    thresholds: Mapping[MetricName, float],
     intervals: Mapping[str, tuple[float, float]] | None = None,
 ) -> list[MetricChange]:
     """One row per metric shown (deciding metrics first), with its interval when there is one."""
@@ -143,82 +146,6 @@ def overall(changes: list[MetricChange]) -> Verdict:
     if "worse" in verdicts:
         return "worse"
     return "better" if "better" in verdicts else "unchanged"
-
-
-# Vectorised metrics: each takes (is_positive, predicted_positive, probability) of shape
-# (rounds, records) and returns one value per round (NaN where undefined).
-def _accuracy(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
-    return np.asarray(np.mean(y == pred, axis=-1), dtype=float)
-
-
-def _counts(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    tp = np.sum(y & pred, axis=-1)
-    return tp, np.sum(~y & pred, axis=-1), np.sum(y & ~pred, axis=-1)
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    # scikit-learn's zero_division=0: a ratio with nothing to count is 0.
-    return np.asarray(np.divide(numerator, denominator, out=np.zeros(np.shape(numerator)), where=denominator > 0))
-
-
-def _precision(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
-    tp, fp, _fn = _counts(y, pred)
-    return _ratio(tp, tp + fp)
-
-
-def _recall(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
-    tp, _fp, fn = _counts(y, pred)
-    return _ratio(tp, tp + fn)
-
-
-def _f1(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
-    tp, fp, fn = _counts(y, pred)
-    return _ratio(2 * tp, 2 * tp + fp + fn)
-
-
-def _roc_auc(y: np.ndarray, _: np.ndarray, p: np.ndarray) -> np.ndarray:
-    # Mann-Whitney: the chance that a random positive outranks a random negative, ties counting half.
-    ranks = rankdata(p, axis=-1)
-    positives = y.sum(axis=-1)
-    negatives = y.shape[-1] - positives
-    with np.errstate(divide="ignore", invalid="ignore"):
-        auc = (np.sum(ranks * y, axis=-1) - positives * (positives + 1) / 2) / (positives * negatives)
-    return np.asarray(np.where((positives > 0) & (negatives > 0), auc, np.nan), dtype=float)
-
-
-def _average_precision(y: np.ndarray, _: np.ndarray, p: np.ndarray) -> np.ndarray:
-    # Precision at each distinct threshold, weighted by the recall it adds (scikit-learn's definition).
-    y2, p2 = np.atleast_2d(y), np.atleast_2d(p)
-    values = np.full(len(y2), np.nan)
-    for row, (labels, scores) in enumerate(zip(y2, p2, strict=True)):
-        positives = labels.sum()
-        if positives == 0:
-            continue
-        order = np.argsort(-scores, kind="mergesort")
-        labels, scores = labels[order], scores[order]
-        last_of_tie = np.r_[np.diff(scores) != 0, True]
-        tp = np.cumsum(labels)[last_of_tie]
-        seen = (np.arange(1, len(labels) + 1))[last_of_tie]
-        recall_gain = np.diff(np.r_[0, tp]) / positives
-        values[row] = np.sum(recall_gain * tp / seen)
-    return values if np.ndim(y) > 1 else values[0]
-
-
-def _log_loss(y: np.ndarray, _: np.ndarray, p: np.ndarray) -> np.ndarray:
-    eps = np.finfo(float).eps
-    clipped = np.clip(p, eps, 1 - eps)
-    return np.asarray(-np.mean(np.where(y, np.log(clipped), np.log(1 - clipped)), axis=-1), dtype=float)
-
-
-METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
-    "accuracy": _accuracy,
-    "precision": _precision,
-    "recall": _recall,
-    "f1": _f1,
-    "roc_auc": _roc_auc,
-    "average_precision": _average_precision,
-    "log_loss": _log_loss,
-}
 
 
 def predictions_from_csv(csv_text: str, id_columns: Sequence[str], positive_class: object) -> Predictions:

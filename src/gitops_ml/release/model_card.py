@@ -20,11 +20,12 @@ from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.files import write_text
 from gitops_ml.core.git import git
 from gitops_ml.core.lineage import git_commit
-from gitops_ml.core.settings import Settings, training_params
+from gitops_ml.core.settings import MetricName, Settings, training_params
 from gitops_ml.pipeline.restore import locked_stages
-from gitops_ml.quality.compare import METRICS, Predictions, bootstrap, predictions_from_csv
+from gitops_ml.quality.compare import Predictions, bootstrap, predictions_from_csv
+from gitops_ml.quality.metrics import METRICS
 
-SLICE_METRICS = ("accuracy", "f1", "roc_auc")
+SLICE_METRICS: tuple[MetricName, ...] = ("accuracy", "f1", "roc_auc")
 MISSING = "(missing)"
 
 
@@ -95,7 +96,7 @@ def _evaluation(settings: Settings, predictions: Predictions, test: pd.DataFrame
     compared = settings.compare
     intervals = bootstrap(
         predictions,
-        sorted(metrics),
+        list(METRICS),  # the metrics.json lists
         rounds=compared.bootstrap_rounds,
         confidence=compared.confidence,
         seed=compared.seed,
@@ -129,7 +130,7 @@ def _slices(settings: Settings, predictions: Predictions, test: pd.DataFrame) ->
                 predictions.predicted_positive[mask],
                 predictions.probability[mask],
             )
-            values = [float(METRICS[m](y, pred, p)) for m in SLICE_METRICS]
+            values = [float(METRICS[m].per_row(y, pred, p)) for m in SLICE_METRICS]
             rows.append([f"`{category}`", f"{mask.sum():,}", f"{y.mean():.1%}", *(_metric(v) for v in values)])
         headers = [f"`{column}`", "Records", "Positive", *SLICE_METRICS]
         parts.append(f"Per category of `{column}`:\n\n" + markdown.table(headers, rows))

@@ -27,7 +27,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from gitops_ml.core import markdown, paths
 from gitops_ml.core.errors import PipelineError
@@ -98,7 +98,7 @@ def gate(settings: Settings, github: GitHub, summary: Path | None) -> bool:
         text = "### Promotion gate: nothing to compare with\n\nNo other release is in production; nothing to gate."
         passed = True
     else:
-        thresholds = cast(dict[str, float], settings.compare.thresholds)
+        thresholds = settings.compare.thresholds
         changes = compare(previous.metrics, current, list(thresholds), thresholds)
         worse = [c for c in changes if c.verdict == "worse"]
         passed = not worse
@@ -149,7 +149,7 @@ def notes(settings: Settings, tag: str, previous: Baseline | None) -> str:
         "",
     ]
     shown = list(settings.compare.shown)
-    thresholds = cast(dict[str, float], settings.compare.thresholds)
+    thresholds = settings.compare.thresholds
     if previous is None:
         lines += ["### Metrics (test set; first release)", "", _table(compare({}, current, shown, thresholds))]
     else:

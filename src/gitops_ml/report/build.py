@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import yaml
 
@@ -125,7 +125,7 @@ def summarize(report: Report) -> Summary:
         same_test_set=report.same_test_set,
         confidence=report.confidence,
         changes=[
-            Change(metric=c.metric, base=c.base, new=c.new, low=c.low, high=c.high, threshold=c.threshold)  # type: ignore[arg-type]
+            Change(metric=c.metric, base=c.base, new=c.new, low=c.low, high=c.high, threshold=c.threshold)
             for c in report.changes
         ],
         changed_params=[
@@ -189,8 +189,7 @@ def build(settings: Settings, base_name: str, base: Side, new: Side, outcome: Ou
             confidence=compared.confidence,
             seed=compared.seed,
         )
-    thresholds = cast(dict[str, float], compared.thresholds)
-    changes = compare(base.metrics or {}, new.metrics or {}, list(compared.shown), thresholds, intervals)
+    changes = compare(base.metrics or {}, new.metrics or {}, list(compared.shown), compared.thresholds, intervals)
     return Report(
         base_name=base_name,
         base=base,
