@@ -216,11 +216,10 @@ class MonitorSettings(Section):
     """Dataset drift when at least this share of the features drift (Evidently's default, 0.5, would stay
     silent while 3 of 7 features moved)."""
     numeric_test: NumericDriftTest | None = None
-    """An Evidently drift test for numeric columns (`ks`, `wasserstein`, `psi`, ...); null: Evidently's
-    choice by size (K-S p-values up to 1,000 reference rows, normed Wasserstein distances above)."""
+    """The Evidently drift test for numeric columns; null: Evidently's choice by size (K-S p-values up
+    to 1,000 reference rows, normed Wasserstein distances above)."""
     categorical_test: CategoricalDriftTest | None = None
-    """The same for categorical columns (`chisquare`, `z`, `TVD`, ...; null: chi-square or
-    Jensen-Shannon by size)."""
+    """The same for categorical columns; null: chi-square or Jensen-Shannon by size."""
     numeric_threshold: Annotated[float, Field(gt=0)] | None = None
     """The numeric test's threshold (a p-value or a distance); null: the test's default."""
     categorical_threshold: Annotated[float, Field(gt=0)] | None = None
