@@ -49,6 +49,19 @@ def write_params(folder: Path, **overrides: Any) -> None:
     (folder / "params.yaml").write_text(yaml.safe_dump(params(**overrides), sort_keys=False))
 
 
+def edit_params(file: Path, changes: dict[str, Any]) -> None:
+    """Set dotted keys (``train.logistic_regression.C``) of a params.yaml; each must be there already."""
+    values = yaml.safe_load(file.read_text())
+    for key, value in changes.items():
+        *parents, last = key.split(".")
+        section = values
+        for parent in parents:
+            section = section[parent]
+        assert last in section, f"{file}: no key {key}"
+        section[last] = value
+    file.write_text(yaml.safe_dump(values, sort_keys=False))
+
+
 def copy_project(destination: Path) -> Path:
     """A git repository holding the project's files as they are in the work tree (tracked or new)."""
     listed = subprocess.run(

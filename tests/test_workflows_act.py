@@ -18,7 +18,7 @@ import pytest
 
 from gitops_ml.pipeline.ingest import load_source
 from tests.github_standin import REPOSITORY, GitHubState, github_api
-from tests.support import git, make_settings
+from tests.support import edit_params, git, make_settings
 from tests.workflow_runner import Act, clone, head, make_origin, pull_request_event, workflow_run_event
 
 # Real servers, act or dvc repro: left out by make test-fast.
@@ -45,8 +45,7 @@ def open_pull_request(
 
 
 def lower_regularisation(repo: Path) -> None:
-    params = repo / "params.yaml"
-    params.write_text(params.read_text().replace("    C: 1.0\n", "    C: 0.05\n"))
+    edit_params(repo / "params.yaml", {"train.logistic_regression.C": 0.05})
 
 
 def break_the_data(repo: Path) -> None:
@@ -54,9 +53,7 @@ def break_the_data(repo: Path) -> None:
     frame = load_source(make_settings().data)
     frame.loc[3, "mean_texture"] = None
     frame.to_csv(repo / "data" / "external" / "cancer.csv", index=False)
-    params = repo / "params.yaml"
-    text = params.read_text().replace("  source: breast_cancer ", "  source: file ")
-    params.write_text(text.replace("  path: data/external ", "  path: data/external/cancer.csv "))
+    edit_params(repo / "params.yaml", {"data.source": "file", "data.path": "data/external/cancer.csv"})
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tests.support import git, tool_env
+from tests.support import edit_params, git, tool_env
 from tests.workflow_runner import Act, clone, make_origin, pull_request_event, seed_cache
 
 TARGET_SECONDS = 90.0
@@ -56,8 +56,7 @@ def run(folder: Path) -> dict[str, Any]:
 
 
 def _lower_regularisation(repo: Path) -> None:
-    params = repo / "params.yaml"
-    params.write_text(params.read_text().replace("    C: 1.0\n", "    C: 0.5\n"))
+    edit_params(repo / "params.yaml", {"train.logistic_regression.C": 0.5})
 
 
 def _edit_readme(repo: Path) -> None:

@@ -8,7 +8,7 @@ import yaml
 from gitops_ml.cli import main
 from gitops_ml.core.errors import SettingsError
 from gitops_ml.core.settings import load_settings
-from tests.support import ROOT, write_params
+from tests.support import ROOT, edit_params, write_params
 
 
 def test_project_params_load_with_the_default_dataset(workdir: Path) -> None:
@@ -56,8 +56,7 @@ def test_the_comparison_must_decide_on_known_metrics(workdir: Path) -> None:
     message = error_for(workdir, compare={"thresholds": {"roc_auc": 0.005, "auc": 0.01}})
     assert "compare.thresholds.auc" in message
     write_params(workdir)
-    text = (workdir / "params.yaml").read_text()
-    (workdir / "params.yaml").write_text(text.replace("    roc_auc: 0.005\n    f1: 0.01\n", "    {}\n"))
+    edit_params(workdir / "params.yaml", {"compare.thresholds": {}})
     with pytest.raises(SettingsError, match="thresholds must name at least one metric"):
         load_settings(workdir / "params.yaml")
 
