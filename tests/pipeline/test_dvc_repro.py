@@ -288,18 +288,39 @@ def test_missing_data_file_is_named_by_its_key_before_dvc_runs(project: Path) ->
 
 
 def test_dvc_yaml_declares_the_paths_the_stages_write() -> None:
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    """As DVC resolves dvc.yaml and monitoring/dvc.yaml, against the paths the stages' code uses."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        resolved = {stage.name: stage for stage in repo.index.stages}
 
     def declared(stage: str) -> set[str]:
-        entries = [e for kind in ("outs", "metrics", "plots") for e in stages[stage].get(kind, [])]
-        return {next(iter(e)) if isinstance(e, dict) else e for e in entries}
+        return {str(out.def_path) for out in resolved[stage].outs}
 
     assert {str(paths.RAW_DATA)} == declared("ingest")
     assert {str(paths.VALIDATION_JSON), str(paths.VALIDATION_MARKDOWN)} == declared("validate")
     assert {str(paths.TRAIN_DATA), str(paths.TEST_DATA)} == declared("split")
     assert {str(paths.MODEL)} == declared("train")
     assert {str(paths.METRICS), str(paths.PREDICTIONS)} <= declared("evaluate")
+    assert {
+        str(path.parent) for path in map(Path, declared("evaluate") - {str(paths.METRICS), str(paths.PREDICTIONS)})
+    } == {str(paths.PLOTS_DIR)}
     assert {str(paths.BENTO_MODEL_FILE), str(paths.BENTO_METADATA)} == declared("package")
+    drift = paths.DriftReport.under(paths.MONITORING_DIR)
+    assert {str(drift.html), str(drift.json), str(drift.markdown)} == declared("drift")
     for stage in STAGES:
-        assert f"src/gitops_ml/pipeline/{stage}.py" in stages[stage]["deps"]
-        assert stages[stage]["cmd"] == f"python -m gitops_ml {stage}"
+        assert f"src/gitops_ml/pipeline/{stage}.py" in {str(dep.def_path) for dep in resolved[stage].deps}
+        assert resolved[stage].cmd == f"python -m gitops_ml {stage}"
+
+
+def test_each_path_is_said_once_in_paths_yaml_not_again_in_a_dvc_yaml() -> None:
+    def leaves(tree: object) -> list[str]:
+        return [leaf for value in tree.values() for leaf in leaves(value)] if isinstance(tree, dict) else [str(tree)]
+
+    declared = leaves(yaml.safe_load((ROOT / "src/gitops_ml/core/paths.yaml").read_text()))
+    assert str(paths.MODEL) in declared
+    for dvc_yaml in (ROOT / "dvc.yaml", ROOT / "monitoring" / "dvc.yaml"):
+        text = dvc_yaml.read_text()
+        assert "paths.yaml" in text
+        written = [path for path in declared if path in text]
+        assert not written, f"{dvc_yaml.name}: write ${{paths...}} instead of {written}"

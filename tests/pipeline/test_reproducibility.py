@@ -38,8 +38,14 @@ def as_another_machine_wrote_it(lock: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A repository whose commit holds the project's dvc.yaml, dvc.lock and metrics."""
-    for name in ("dvc.yaml", "dvc.lock", "reports/evaluation/metrics.json"):
+    """A repository whose commit holds the project's pipeline (and what it reads), lock and metrics."""
+    for name in (
+        "dvc.yaml",
+        "params.yaml",
+        "src/gitops_ml/core/paths.yaml",
+        "dvc.lock",
+        "reports/evaluation/metrics.json",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes((ROOT / name).read_bytes())
     git(tmp_path, "init", "-q", "-b", "main")

@@ -75,20 +75,20 @@ def save_to_store(bundle: Path = paths.BENTO_BUNDLE) -> str:
     """The bundle as a BentoML model ``name:<model hash>``; created once, found again afterwards."""
     import bentoml
 
-    metadata = json.loads((bundle / "metadata.json").read_text())
+    metadata = json.loads((bundle / paths.BENTO_METADATA.name).read_text())
     tag = model_tag(bundle)
     try:
         bentoml.models.get(tag)
     except bentoml.exceptions.NotFound:
         with bentoml.models.create(tag, metadata=_without_none(metadata)) as model:
-            shutil.copyfile(bundle / "model.joblib", model.path_of("model.joblib"))
+            shutil.copyfile(bundle / paths.BENTO_MODEL_FILE.name, model.path_of("model.joblib"))
     return tag
 
 
 def model_tag(bundle: Path = paths.BENTO_BUNDLE) -> str:
     """``name:<hash of the bundle's metadata>``: it holds the model's MD5, so a new model or a new
     threshold, feature schema or id column each make a new BentoML model, never a stale one reused."""
-    metadata = (bundle / "metadata.json").read_bytes()
+    metadata = (bundle / paths.BENTO_METADATA.name).read_bytes()
     return f"{json.loads(metadata)['name']}:{hashlib.md5(metadata).hexdigest()[:20]}"
 
 

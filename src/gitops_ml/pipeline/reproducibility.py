@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,12 +144,19 @@ def compare_metrics(
     return differences
 
 
-def metrics_files(pipeline: Path = PIPELINE_FILE) -> list[Path]:
-    """The metrics files ``dvc.yaml`` declares, at the top level or in a stage."""
-    spec = yaml.safe_load(pipeline.read_text()) if pipeline.is_file() else {}
-    entries = list(spec.get("metrics", []))
-    entries += [entry for stage in spec.get("stages", {}).values() for entry in stage.get("metrics", [])]
-    return sorted({Path(next(iter(entry)) if isinstance(entry, dict) else entry) for entry in entries})
+def metrics_files() -> list[Path]:
+    """The metrics files the pipeline declares, as DVC resolves its ``${...}`` paths."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(".", uninitialized=True) as repo:
+            found = {
+                Path(os.path.relpath(out.fs_path)) for stage in repo.index.stages for out in stage.outs if out.metric
+            }
+    except DvcException as exc:
+        raise PipelineError(f"{PIPELINE_FILE}: DVC cannot read it: {exc}") from exc
+    return sorted(found)
 
 
 def _agree(old: Any, new: Any, tolerance: float) -> bool:
