@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -278,6 +279,33 @@ def test_bad_params_stop_the_stage_with_the_key_named_and_keep_the_model(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert file_md5(project / paths.MODEL) == model
+
+
+def test_a_train_stage_whose_tracking_fails_keeps_the_last_model_and_names_the_server(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model is written before it is logged: a tracking server that is down must not leave it."""
+    model = file_md5(project / paths.MODEL)
+    write_params(project, train={"model": "gradient_boosting"}, tracking={"enabled": True})
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://team:s3cret@127.0.0.1:{port}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+
+    result = repro(project)
+
+    assert result.returncode != 0 and ran_stages(result.stdout) == ["train"]
+    assert f"train: error: MLflow tracking at http://127.0.0.1:{port} failed: " in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+    assert "train: the last good output stays in place: models/model.joblib" in result.stderr
+    assert file_md5(project / paths.MODEL) == model
+
+    # Every model family logs: skops trusts the boosted trees' type for the files this project writes.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+    result = repro(project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ran_stages(result.stdout) == ["train", "evaluate", "package"]
 
 
 def test_missing_data_file_is_named_by_its_key_before_dvc_runs(project: Path) -> None:

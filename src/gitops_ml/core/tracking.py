@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
+from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.settings import TrackingSettings
 
 if TYPE_CHECKING:
@@ -21,8 +23,12 @@ if TYPE_CHECKING:
 MODEL_HASH_TAG = "model_md5"
 # What loading the logged model needs; pinned to this environment so MLflow need not guess.
 SERVING_PACKAGES = ("scikit-learn", "pandas", "numpy", "scipy", "skops")
-# skops (MLflow's safe default format) loads only listed types; the encoders store NumPy dtypes.
-SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
+# skops (MLflow's safe default format) loads only the types it trusts, plus these, which the pipelines
+# trained here hold: the files are ours, written in the same process. A new model family adds its own.
+SKOPS_TRUSTED_TYPES = [
+    "numpy.dtype",  # the encoders
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # gradient_boosting
+]
 
 
 @contextmanager
@@ -33,15 +39,28 @@ def model_run(tracking: TrackingSettings, model_md5: str, run_name: str, *, resu
     also works when the model came from the DVC cache instead of being trained here (a new run).
     """
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     # We pass pip requirements explicitly; MLflow still looks for pip, which uv's venvs do not have.
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_uri)
-    experiment = mlflow.set_experiment(tracking.experiment)
-    run_id = _newest_run_id(experiment.experiment_id, model_md5) if resume else None
-    with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name) as run:
-        mlflow.set_tag(MODEL_HASH_TAG, model_md5)
-        yield run
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_uri
+    try:
+        mlflow.set_tracking_uri(uri)
+        experiment = mlflow.set_experiment(tracking.experiment)
+        run_id = _newest_run_id(experiment.experiment_id, model_md5) if resume else None
+        with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name) as run:
+            mlflow.set_tag(MODEL_HASH_TAG, model_md5)
+            yield run
+    except MlflowException as exc:
+        # MLflow's messages run to many lines; the first says what failed.
+        reason = " ".join(str(exc).strip().splitlines()[:1])[:400]
+        message = f"MLflow tracking at {uri} failed: {reason} (tracking.enabled: false turns it off)"
+        raise PipelineError(_without_credentials(message)) from exc
+
+
+def _without_credentials(text: str) -> str:
+    """The text as it may be printed: URLs without their ``user:password@``."""
+    return re.sub(r"(?<=://)[^/@\s]+@", "", text)
 
 
 def log_model(pipeline: Any, signature: Any = None) -> str:

@@ -3,10 +3,11 @@
 Two cases DVC leaves open:
 
 - **A stage failed.** ``dvc repro`` deletes a stage's outputs before running it. When the stage
-  then fails, :func:`last_good_outputs` copies back those it did not write, as ``dvc.lock`` still
-  records them, from DVC's cache (or, for ``cache: false`` outputs, from the committed file when
-  its hash matches). It runs inside the failing stage, while ``dvc repro`` holds its locks, so it
-  reads the cache directly instead of calling DVC.
+  then fails, :func:`last_good_outputs` puts back every output that is not what ``dvc.lock`` still
+  records (missing, or written before the failure, such as a model whose tracking then failed),
+  from DVC's cache (or, for ``cache: false`` outputs, from the committed file when its hash
+  matches). It runs inside the failing stage, while ``dvc repro`` holds its locks, so it reads the
+  cache directly instead of calling DVC.
 - **The committed outputs are not in the cache.** A model trained on another CPU differs in its
   last bits (see docs/pipeline.md, "Reproducibility"), so the cache a CI runner restores may hold a model
   for the same inputs under another hash than the committed ``dvc.lock`` names. DVC then re-runs
@@ -28,12 +29,13 @@ import yaml
 
 from gitops_ml.core.files import atomic_path
 from gitops_ml.core.git import show
+from gitops_ml.core.lineage import file_md5
 
 LOCK_FILE = Path("dvc.lock")
 
 
 def last_good_outputs(stage: str) -> list[Path]:
-    """Copy back the outputs of ``stage`` that are missing, as ``dvc.lock`` records them; return those restored."""
+    """Put back the outputs of ``stage`` that differ from what ``dvc.lock`` records; return those restored."""
     entry = locked_stages().get(stage)
     if entry is None:
         return []
@@ -42,13 +44,20 @@ def last_good_outputs(stage: str) -> list[Path]:
     for out in entry.get("outs", []):
         path = Path(out["path"])
         md5 = out.get("md5", "")
-        if path.exists() or not md5:
+        if not md5 or _holds(path, md5):
             continue
         if cache is None:
             cache = _cache_files()
         if _copy_from_cache(cache, md5, path) or _copy_from_git(md5, path):
             restored.append(path)
     return restored
+
+
+def _holds(path: Path, md5: str) -> bool:
+    """Whether ``path`` is the output the lock records (a folder: whether it is there at all)."""
+    if md5.endswith(".dir"):
+        return path.exists()
+    return path.is_file() and file_md5(path) == md5
 
 
 def by_inputs() -> list[str]:
