@@ -7,7 +7,7 @@ import yaml
 
 from gitops_ml.cli import main
 from gitops_ml.core.errors import SettingsError
-from gitops_ml.core.settings import load_settings
+from gitops_ml.core.settings import load_settings, parse_params
 from tests.support import ROOT, edit_params, write_params
 
 
@@ -106,3 +106,25 @@ def test_check_command_prints_the_key_without_a_traceback(workdir: Path, capsys:
 def test_check_command_accepts_the_project_params(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 0
     assert capsys.readouterr().out == "params.yaml: ok\n"
+
+
+def test_params_are_read_as_dvc_reads_them_so_yes_and_no_stay_text(workdir: Path) -> None:
+    """DVC reads params.yaml as YAML 1.2; PyYAML's 1.1 would turn `yes` into true and `1e-3` into text."""
+    from dvc.utils.serialize import parse_yaml
+
+    text = "a: [yes, no, on, off, y, true, True, 1e-3, 1.5e3, 010, 1:20, ~, null, 'no']\n"
+    assert parse_params(text) == parse_yaml(text, "params.yaml")
+    assert parse_params(text)["a"][:5] == ["yes", "no", "on", "off", "y"]
+
+    write_params(workdir, data={"target": "churned", "positive_class": "x", "negative_class": "y"})
+    raw = (workdir / "params.yaml").read_text()
+    (workdir / "params.yaml").write_text(raw.replace("positive_class: x", "positive_class: yes").replace(
+        "negative_class: y", "negative_class: no"))  # fmt: skip
+    data = load_settings(workdir / "params.yaml", check_files=False).data
+    assert (data.positive_class, data.negative_class) == ("yes", "no")
+
+
+def test_true_and_false_classes_are_the_text_ingest_stores_them_as(workdir: Path) -> None:
+    write_params(workdir, data={"target": "defaulted", "positive_class": True, "negative_class": False})
+    data = load_settings(workdir / "params.yaml", check_files=False).data
+    assert (data.positive_class, data.negative_class) == ("True", "False")

@@ -63,3 +63,38 @@ def test_unreadable_parquet_is_reported(workdir: Path, settings: Callable[..., S
 def test_snake_case_makes_api_friendly_names() -> None:
     assert ingest.snake_case("mean concave points") == "mean_concave_points"
     assert ingest.snake_case("Area (cm^2)") == "area_cm_2"
+
+
+def test_true_false_columns_become_text_so_every_part_sees_one_category(
+    workdir: Path, settings: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = workdir / "data" / "external" / "loans.csv"
+    path.write_text(
+        "loan_id,has_guarantor,income,region,defaulted\n"
+        "1,True,52000,north,False\n"
+        "2,,n/a,south,True\n"  # a gap in the booleans, a missing-value text in a numeric column
+        "3,False,,,False\n"
+        "4,True,61000,-,True\n"  # '-' is not a missing-value text unless params.yaml says so
+    )
+    config = settings(
+        data={"source": "file", "path": str(path), "target": "defaulted", "positive_class": True,
+              "negative_class": False, "id_columns": ["loan_id"]}
+    )  # fmt: skip
+    frame = ingest.run(config)
+    assert frame["has_guarantor"].tolist() == ["True", None, "False", "True"]
+    assert frame["defaulted"].tolist() == ["False", "True", "False", "True"]
+    assert (config.data.positive_class, config.data.negative_class) == ("True", "False")
+    assert frame["income"].isna().tolist() == [False, True, True, False] and frame["income"].dtype == float
+    assert pd.isna(frame["region"][2]) and frame["region"][3] == "-"
+    printed = capsys.readouterr().out
+    assert "ingest: income: read as missing: '' x1, 'n/a' x1 (data.missing_values)" in printed
+    assert "ingest: region: read as missing: '' x1 (data.missing_values)" in printed
+    assert "has_guarantor: read as missing: '' x1" in printed
+
+
+def test_only_the_listed_texts_mark_a_missing_value(workdir: Path, settings: Callable[..., Settings]) -> None:
+    path = workdir / "data" / "external" / "table.csv"
+    path.write_text("id,x,label\n1,NA,a\n2,?,b\n3,1.5,a\n")
+    config = settings(data={"source": "file", "path": str(path), "target": "label", "missing_values": ["?"]})
+    frame = ingest.run(config)
+    assert frame["x"][0] == "NA" and pd.isna(frame["x"][1])  # NA is a value here: validation will name it

@@ -76,3 +76,26 @@ def test_a_slice_that_is_not_a_column_is_named(pipeline_run: Settings) -> None:
     )
     with pytest.raises(PipelineError, match=r"model_card.slices: \['planet'\] are not columns"):
         model_card.render(wrong)
+
+
+def test_a_numeric_slice_is_cut_into_quartiles_not_one_row_per_value(pipeline_run: Settings) -> None:
+    config = pipeline_run.model_copy(
+        update={"model_card": pipeline_run.model_card.model_copy(update={"slices": ("age",)})}
+    )
+    card = model_card.render(config)
+    table = card.split("Per quartile of the test set's `age`:\n\n", 1)[1].split("\n\n", 1)[0]
+    rows = table.splitlines()[2:]
+    test = pd.read_parquet(paths.TEST_DATA)
+    assert len(rows) == 4 + test["age"].isna().any() and test["age"].nunique() > 20  # and a row for gaps
+    assert sum(int(row.split(" | ")[1].replace(",", "")) for row in rows) == len(test)
+
+
+def test_the_example_intended_use_is_flagged_until_the_team_writes_its_own(
+    pipeline_run: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    card = model_card.render(pipeline_run)  # the synthetic data, with the example's text
+    assert "> **Not written yet:** this is the template's example text; edit `docs/intended-use.md`." in card
+    assert "docs/intended-use.md still describes the template's example data" in capsys.readouterr().err
+    text = Path("docs/intended-use.md").read_text()
+    Path("docs/intended-use.md").write_text(text.replace(model_card.EXAMPLE_MARKER, ""))
+    assert "Not written yet" not in model_card.render(pipeline_run)

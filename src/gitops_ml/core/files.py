@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,8 +55,11 @@ def write_csv(destination: Path, frame: pd.DataFrame) -> None:
     write_with(destination, lambda tmp: frame.to_csv(tmp, index=False))
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning every way it can fail into a DataError naming the file."""
+def read_table(path: Path, missing_values: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning every way it can fail into a DataError naming the file.
+
+    In a CSV, exactly the texts in ``missing_values`` mark a missing value (pandas' own list when None).
+    """
     suffix = path.suffix.lower()
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
@@ -66,11 +69,26 @@ def read_table(path: Path) -> pd.DataFrame:
         if suffix == ".parquet":
             return pd.read_parquet(path)
         if suffix == ".csv":
-            return pd.read_csv(path)
+            if missing_values is None:
+                return pd.read_csv(path)
+            return pd.read_csv(path, keep_default_na=False, na_values=list(missing_values))
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         kind = suffix.lstrip(".").upper()
         raise DataError(f"{path}: cannot be read as {kind}: {_first_line(exc)}") from exc
     raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+
+
+def missing_markers(path: Path, missing_values: Sequence[str]) -> dict[str, dict[str, int]]:
+    """How often each missing-value text stands in each column of a CSV file (a Parquet file has real nulls)."""
+    if path.suffix.lower() != ".csv":
+        return {}
+    text = pd.read_csv(path, dtype=str, keep_default_na=False)
+    found = {}
+    for column in text.columns:
+        counts = text[column][text[column].isin(missing_values)].value_counts()
+        if len(counts):
+            found[str(column)] = {str(marker): int(count) for marker, count in counts.sort_index().items()}
+    return found
 
 
 def _first_line(exc: Exception) -> str:

@@ -9,15 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from gitops_ml.core.errors import SettingsError
 
 PARAMS_FILE = Path("params.yaml")
 TABLE_SUFFIXES = (".csv", ".parquet")
 
-Label = str | int
+
+def _label(value: Any) -> Any:
+    """A True/False class is the text ingest stores a True/False column as."""
+    return str(value) if isinstance(value, bool) else value
+
+
+Label = Annotated[str | int, BeforeValidator(_label)]
 FeatureType = Literal["numeric", "categorical"]
 Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
 
@@ -53,6 +58,8 @@ class DataSettings(Section):
     """Columns unique per row (checked), never used as features, kept in the predictions."""
     feature_types: dict[str, FeatureType] = {}
     """`column: numeric` or `categorical`, where inference (numbers are numeric, the rest categorical) is not wanted."""
+    missing_values: tuple[str, ...] = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A")
+    """The texts that mark a missing value in a CSV file, and only these; ingest counts each one it reads, by column."""
 
     @model_validator(mode="after")
     def _consistent(self) -> DataSettings:
@@ -196,7 +203,7 @@ class ModelCardSettings(Section):
     intended_use: Path = Path("docs/intended-use.md")
     """The card's "Intended use and limitations" text: a checked-in file, yours to edit."""
     slices: tuple[str, ...] = ()
-    """Categorical columns whose categories get their own test metrics in the card."""
+    """Columns whose slices get their own test metrics in the card: each category, or each quartile of a number."""
 
 
 # Evidently's drift tests by the column kinds they accept (evidently.legacy.calculations.stattests).
@@ -280,6 +287,18 @@ def training_params(settings: Settings) -> dict[str, Any]:
     return flat
 
 
+def parse_params(text: str, path: Path = PARAMS_FILE) -> Any:
+    """A params file's values as DVC reads them: YAML 1.2, with DVC's own call, so `yes` stays the text
+    "yes" here as it does in ``dvc.lock`` (PyYAML's YAML 1.1 would read it as true)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
+
+
 def load_settings(path: Path = PARAMS_FILE, *, check_files: bool = True) -> Settings:
     """Read and check ``params.yaml``; raise SettingsError naming the key at fault.
 
@@ -289,10 +308,7 @@ def load_settings(path: Path = PARAMS_FILE, *, check_files: bool = True) -> Sett
         text = path.read_text()
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read the params file ({exc.strerror})") from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
+    raw = parse_params(text, path)
     if not isinstance(raw, dict):
         raise SettingsError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
     try:

@@ -11,6 +11,7 @@ Evidently takes seconds to import, so only this command loads it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def run(settings: Settings, reference_path: Path, current_path: Path, out: Path)
     raw_reference = read_table(reference_path)
     types = feature_types(raw_reference, settings.data)
     reference = conform(raw_reference, types, reference_path)
-    current = conform(read_current(current_path), types, current_path)
+    current = conform(read_current(current_path, settings.data.missing_values), types, current_path)
     if len(current) < settings.monitor.min_rows:
         raise DataError(
             f"{current_path}: {len(current)} rows; at least {settings.monitor.min_rows} are needed to judge drift "
@@ -73,15 +74,16 @@ def run(settings: Settings, reference_path: Path, current_path: Path, out: Path)
     return summary
 
 
-def read_current(path: Path) -> pd.DataFrame:
-    """A prediction log (JSON lines), a folder of them with their rotated files, or a CSV/Parquet table."""
+def read_current(path: Path, missing_values: Sequence[str] | None = None) -> pd.DataFrame:
+    """A prediction log (JSON lines), a folder of them with their rotated files, or a CSV/Parquet table
+    (``missing_values``: the texts that mark a missing value in a CSV)."""
     if path.is_dir():
         files = sorted(f for f in path.rglob("*") if f.is_file() and _is_table(f))
         if not files:
             raise DataError(f"{path}: no prediction logs (*.jsonl, *.jsonl.N), CSV or Parquet files in this folder")
-        return pd.concat([read_current(f) for f in files], ignore_index=True)
+        return pd.concat([read_current(f, missing_values) for f in files], ignore_index=True)
     if not _is_log(path):
-        return read_table(path)
+        return read_table(path, missing_values)
     if not path.is_file():
         raise DataError(f"{path}: file does not exist")
     try:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from gitops_ml.core import paths
 from gitops_ml.core.errors import DataError
-from gitops_ml.core.files import read_table, write_table
+from gitops_ml.core.files import missing_markers, read_table, write_table
 from gitops_ml.core.settings import DataSettings, Settings
 
 
@@ -16,7 +17,17 @@ def run(settings: Settings) -> pd.DataFrame:
     frame = apply_feature_types(load_source(settings.data), settings.data)
     write_table(paths.RAW_DATA, frame)
     print(f"ingest: {len(frame)} rows x {frame.shape[1]} columns from {settings.data.source} -> {paths.RAW_DATA}")
+    if settings.data.source == "file":
+        report_markers(settings.data)
     return frame
+
+
+def report_markers(data: DataSettings) -> None:
+    """Say which missing-value texts were read as missing, and where: none is taken in silence."""
+    found = missing_markers(data.path, data.missing_values)
+    for column, counts in found.items():
+        markers = ", ".join(f"{marker!r} x{count}" for marker, count in counts.items())
+        print(f"ingest: {column}: read as missing: {markers} (data.missing_values)")
 
 
 def load_source(data: DataSettings) -> pd.DataFrame:
@@ -26,7 +37,7 @@ def load_source(data: DataSettings) -> pd.DataFrame:
         from gitops_ml.pipeline.synthetic import make_churn_table
 
         return make_churn_table(data.synthetic.rows, data.synthetic.seed)
-    return read_table(data.path)
+    return read_table(data.path, data.missing_values)
 
 
 def load_breast_cancer() -> pd.DataFrame:
@@ -45,7 +56,8 @@ def load_breast_cancer() -> pd.DataFrame:
 
 
 def apply_feature_types(frame: pd.DataFrame, data: DataSettings) -> pd.DataFrame:
-    """Store declared categorical columns as text, so '1' and 1 are one category everywhere.
+    """Store declared categorical columns and True/False columns as text, so '1' and 1, or 'True'
+    and True, are one category everywhere: in validation, training and the service's requests.
 
     Declared numeric columns are left as read: a text value there is for validation to report,
     not for ingest to hide by coercion.
@@ -54,10 +66,19 @@ def apply_feature_types(frame: pd.DataFrame, data: DataSettings) -> pd.DataFrame
     if missing:
         raise DataError(f"data.feature_types names columns the data does not have: {missing}")
     frame = frame.copy()
-    for column, kind in data.feature_types.items():
-        if kind == "categorical":
+    for column in frame.columns:
+        declared = data.feature_types.get(column)
+        if declared == "categorical" or (declared is None and is_true_false(frame[column])):
             frame[column] = as_text(frame[column])
     return frame
+
+
+def is_true_false(values: pd.Series) -> bool:
+    """Booleans, with or without gaps (a CSV column of True/False with gaps is read as objects)."""
+    if pd.api.types.is_bool_dtype(values):
+        return True
+    present = values.dropna()
+    return values.dtype == object and len(present) > 0 and all(isinstance(v, (bool, np.bool_)) for v in present)
 
 
 def as_text(values: pd.Series) -> pd.Series:

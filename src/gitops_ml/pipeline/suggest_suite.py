@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gitops_ml.core.features import feature_types
@@ -23,7 +24,7 @@ MAX_CATEGORIES = 50
 
 def run(settings: Settings, data_path: Path, out_path: Path, margin: float) -> dict[str, Any]:
     # Describe the table as ingest will store it, with declared categories already as text.
-    frame = apply_feature_types(read_table(data_path), settings.data)
+    frame = apply_feature_types(read_table(data_path, settings.data.missing_values), settings.data)
     suite = suggest(frame, settings, name=out_path.stem, margin=margin)
     write_json(out_path, suite)
     print(f"suggest-suite: {len(suite['expectations'])} expectations from {data_path} -> {out_path}")
@@ -45,10 +46,16 @@ def suggest(frame: pd.DataFrame, settings: Settings, *, name: str, margin: float
             expectations.append(_expect("expect_column_values_to_be_in_type_list", column, type_list=NUMERIC_TYPES))
             expectations.append(_expect("expect_column_values_to_be_between", column, **_widened(values, margin)))
         else:
-            categories = sorted(values.dropna().astype(str).unique())
+            # The values as the data holds them (text, after ingest's conversions), not their str().
+            categories = sorted((_plain(value) for value in values.dropna().unique()), key=str)
             if len(categories) <= MAX_CATEGORIES:
                 expectations.append(_expect("expect_column_values_to_be_in_set", column, value_set=categories))
     return {"name": name, "expectations": expectations}
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value JSON writes (np.int64(3) -> 3)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _expect(kind: str, column: str, **kwargs: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 
 from gitops_ml.core import markdown, paths
 from gitops_ml.core.errors import PipelineError
+from gitops_ml.core.features import infer_type
 from gitops_ml.core.files import write_text
 from gitops_ml.core.git import git
 from gitops_ml.core.lineage import git_commit
@@ -26,6 +28,9 @@ from gitops_ml.quality.compare import Predictions, bootstrap, predictions_from_c
 from gitops_ml.quality.metrics import METRICS
 
 SLICE_METRICS: tuple[MetricName, ...] = ("accuracy", "f1", "roc_auc")
+# In the example intended-use text until a team writes its own (the marker goes with the example).
+SLICE_QUANTILES = 4
+EXAMPLE_MARKER = "<!-- gitops-ml: example text -->"
 MISSING = "(missing)"
 
 
@@ -49,7 +54,7 @@ def render(settings: Settings, version: str | None = None) -> str:
     sections = [
         "# Model card: gitops-ml classifier",
         _details(settings, version),
-        "## Intended use and limitations\n\n" + _without_comments(settings.model_card.intended_use.read_text()),
+        "## Intended use and limitations\n\n" + _intended_use(settings),
         _training_data(settings, train, test),
         _evaluation(settings, predictions, test),
         _validation(),
@@ -112,7 +117,7 @@ def _evaluation(settings: Settings, predictions: Predictions, test: pd.DataFrame
 
 def _slices(settings: Settings, predictions: Predictions, test: pd.DataFrame) -> str:
     if not settings.model_card.slices:
-        return "No slices: name categorical columns in `model_card.slices` to report each category."
+        return "No slices: name columns in `model_card.slices` to report each category, or each quartile of a number."
     unknown = sorted(set(settings.model_card.slices) - set(test.columns))
     if unknown:
         raise PipelineError(f"model_card.slices: {unknown} are not columns of the data")
@@ -121,20 +126,41 @@ def _slices(settings: Settings, predictions: Predictions, test: pd.DataFrame) ->
         raise PipelineError(f"{paths.PREDICTIONS} and {paths.TEST_DATA} do not list the same records in order")
     parts = []
     for column in settings.model_card.slices:
-        categories = test[column].astype("string").fillna(MISSING).to_numpy()
+        numeric = (settings.data.feature_types.get(column) or infer_type(test[column])) == "numeric"
         rows = []
-        for category in sorted(set(categories)):
-            mask = categories == category
+        for name, mask in _groups(test[column], numeric=numeric):
             y, pred, p = (
                 predictions.is_positive[mask],
                 predictions.predicted_positive[mask],
                 predictions.probability[mask],
             )
             values = [float(METRICS[m].per_row(y, pred, p)) for m in SLICE_METRICS]
-            rows.append([f"`{category}`", f"{mask.sum():,}", f"{y.mean():.1%}", *(_metric(v) for v in values)])
+            rows.append([f"`{name}`", f"{mask.sum():,}", f"{y.mean():.1%}", *(_metric(v) for v in values)])
         headers = [f"`{column}`", "Records", "Positive", *SLICE_METRICS]
-        parts.append(f"Per category of `{column}`:\n\n" + markdown.table(headers, rows))
+        per = f"quartile of the test set's `{column}`" if numeric else f"category of `{column}`"
+        parts.append(f"Per {per}:\n\n" + markdown.table(headers, rows))
     return "\n\n".join(parts)
+
+
+def _groups(values: pd.Series, *, numeric: bool) -> list[tuple[str, np.ndarray]]:
+    """The slices of a column: one per category, or for a number one per quartile (not one per value)."""
+    if not numeric:
+        categories = values.astype("string").fillna(MISSING).to_numpy()
+        return [(str(category), categories == category) for category in sorted(set(categories))]
+    bins = pd.qcut(values, q=SLICE_QUANTILES, duplicates="drop")
+    groups = [(str(interval), (bins == interval).to_numpy()) for interval in bins.cat.categories]
+    groups.append((MISSING, values.isna().to_numpy()))
+    return [(name, mask) for name, mask in groups if mask.any()]
+
+
+def _intended_use(settings: Settings) -> str:
+    """The team's text; while it is still the example's and the data is not, the card and the command say so."""
+    text = settings.model_card.intended_use.read_text()
+    if EXAMPLE_MARKER not in text or settings.data.source == "breast_cancer":
+        return _without_comments(text)
+    where = settings.model_card.intended_use
+    print(f"model-card: warning: {where} still describes the template's example data; edit it", file=sys.stderr)
+    return f"> **Not written yet:** this is the template's example text; edit `{where}`.\n\n{_without_comments(text)}"
 
 
 def _without_comments(markdown: str) -> str:

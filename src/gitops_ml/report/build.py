@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gitops_ml.core import paths
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.files import write_text
 from gitops_ml.core.git import git, show
 from gitops_ml.core.github_api import workflow_run_url
-from gitops_ml.core.settings import PARAMS_FILE, Settings, changed_params, dotted
+from gitops_ml.core.settings import PARAMS_FILE, Settings, changed_params, dotted, parse_params
 from gitops_ml.pipeline import reproducibility
 from gitops_ml.pipeline.reproducibility import Verdict
 from gitops_ml.pipeline.validate import Failure, examples_text, expected_text
@@ -251,7 +249,7 @@ def _show(revision: str, path: Path) -> str | None:
 
 
 def _params(text: str) -> dict[str, Any]:
-    return dotted(yaml.safe_load(text) or {})
+    return dotted(parse_params(text) or {})
 
 
 def links(settings: Settings, *, model_trained: bool) -> list[tuple[str, str]]:
