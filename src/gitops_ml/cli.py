@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_ml.core import paths
-from gitops_ml.core.errors import DataError, PipelineError
+from gitops_ml.core.errors import DataError, DataValidationError, PipelineError
 from gitops_ml.core.settings import PARAMS_FILE, Settings, load_settings
 
 STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
@@ -75,7 +75,7 @@ def _stage(args: argparse.Namespace) -> int:
 
         if isinstance(exc, PipelineError):
             print(f"{args.command}: error: {exc}", file=sys.stderr)
-        restored = last_good_outputs(args.command)
+        restored = last_good_outputs(args.command, only_missing=isinstance(exc, DataValidationError))
         if restored:
             names = ", ".join(str(path) for path in restored)
             print(f"{args.command}: the last good output stays in place: {names} (as in dvc.lock)", file=sys.stderr)

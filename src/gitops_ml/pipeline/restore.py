@@ -4,10 +4,11 @@ Two cases DVC leaves open:
 
 - **A stage failed.** ``dvc repro`` deletes a stage's outputs before running it. When the stage
   then fails, :func:`last_good_outputs` puts back every output that is not what ``dvc.lock`` still
-  records (missing, or written before the failure, such as a model whose tracking then failed),
-  from DVC's cache (or, for ``cache: false`` outputs, from the committed file when its hash
-  matches). It runs inside the failing stage, while ``dvc repro`` holds its locks, so it reads the
-  cache directly instead of calling DVC.
+  records: missing, or written before the failure (a model whose tracking then failed). A failed
+  validation's report stays, as it says what failed. The outputs come from DVC's cache (or, for
+  ``cache: false`` outputs, from the committed file when its hash matches). It runs inside the
+  failing stage, while ``dvc repro`` holds its locks, so it reads the cache directly instead of
+  calling DVC.
 - **The committed outputs are not in the cache.** A model trained on another CPU differs in its
   last bits (see docs/pipeline.md, "Reproducibility"), so the cache a CI runner restores may hold a model
   for the same inputs under another hash than the committed ``dvc.lock`` names. DVC then re-runs
@@ -34,8 +35,12 @@ from gitops_ml.core.lineage import file_md5
 LOCK_FILE = Path("dvc.lock")
 
 
-def last_good_outputs(stage: str) -> list[Path]:
-    """Put back the outputs of ``stage`` that differ from what ``dvc.lock`` records; return those restored."""
+def last_good_outputs(stage: str, *, only_missing: bool = False) -> list[Path]:
+    """Put back the outputs of ``stage`` that differ from what ``dvc.lock`` records; return those restored.
+
+    ``only_missing``: the failure wrote its outputs on purpose (a validation report that says what
+    failed), so only those it did not write come back.
+    """
     entry = locked_stages().get(stage)
     if entry is None:
         return []
@@ -44,7 +49,7 @@ def last_good_outputs(stage: str) -> list[Path]:
     for out in entry.get("outs", []):
         path = Path(out["path"])
         md5 = out.get("md5", "")
-        if not md5 or _holds(path, md5):
+        if not md5 or (path.exists() if only_missing else _holds(path, md5)):
             continue
         if cache is None:
             cache = _cache_files()
