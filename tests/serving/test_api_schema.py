@@ -84,3 +84,14 @@ def test_numbers_are_json_numbers_within_reach_of_the_training_range() -> None:
         with pytest.raises(ValidationError) as caught:
             record.validate_json(raw)
         assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("age",), problem)], raw
+
+
+def test_a_true_false_feature_takes_json_booleans_as_the_text_it_was_trained_on() -> None:
+    features = [{"name": "has_guarantor", "type": "categorical", "categories": ["False", "True"]}, *FEATURES[:2]]
+    record = TypeAdapter(record_model(features))
+    sent = b'{"has_guarantor": true, "age": 40, "plan": "basic"}'
+    assert record.validate_json(sent)["has_guarantor"] == "True"
+    assert record.validate_python({"has_guarantor": False, "age": None, "plan": None})["has_guarantor"] == "False"
+    assert record.validate_python({"has_guarantor": "True", "age": None, "plan": None})["has_guarantor"] == "True"
+    with pytest.raises(ValidationError):  # other categorical features stay strict text
+        record.validate_python({"has_guarantor": None, "age": None, "plan": True})

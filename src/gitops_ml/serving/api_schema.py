@@ -59,8 +59,9 @@ def record_model(features: list[dict[str, Any]], id_columns: Sequence[str] = ())
     """
     fields: dict[str, Any] = {}
     for feature in features:
-        kind = number(feature) if feature["type"] == "numeric" else Text
-        description = f"{feature['type']} feature"
+        true_false = set(feature.get("categories") or ["?"]) <= TRUE_FALSE
+        kind = number(feature) if feature["type"] == "numeric" else TrueFalseText if true_false else Text
+        description = f"{feature['type']} feature" + ("; JSON true and false are taken too" if true_false else "")
         if feature.get("categories"):
             description += "; seen in training: " + ", ".join(feature["categories"])
         if "min" in feature:
@@ -74,6 +75,9 @@ def record_model(features: list[dict[str, Any]], id_columns: Sequence[str] = ())
 
 
 Text = Annotated[str, Field(strict=True, max_length=MAX_TEXT_LENGTH)]
+# A True/False column is trained on the text "True"/"False" (ingest stores it so); JSON booleans are that text.
+TRUE_FALSE = {"True", "False"}
+TrueFalseText = Annotated[Text, BeforeValidator(lambda value: str(value) if isinstance(value, bool) else value)]
 
 
 def number(feature: dict[str, Any]) -> Any:
