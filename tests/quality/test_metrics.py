@@ -5,8 +5,14 @@ from typing import get_args
 import numpy as np
 import pytest
 
-from gitops_ml.core.settings import MetricName
-from gitops_ml.quality.metrics import METRICS, classification_metrics
+from gitops_ml.core.settings import MetricName, MulticlassMetricName, RegressionMetricName, Task
+from gitops_ml.quality.metrics import (
+    METRICS,
+    MULTICLASS_METRICS,
+    REGRESSION_METRICS,
+    TASK_METRICS,
+    classification_metrics,
+)
 
 
 def test_metrics_of_a_known_case() -> None:
@@ -41,3 +47,55 @@ def test_the_vectorised_metrics_equal_scikit_learns(metric: MetricName, seed: in
     # Vectorised over rows: each row scores like the 1-D call.
     rows = METRICS[metric].per_row(np.stack([y, y]), np.stack([pred, pred]), np.stack([p, p]))
     assert rows[1] == pytest.approx(expected, abs=1e-12)
+
+
+def multiclass_sample(seed: int, k: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(12, 300))
+    y = np.r_[np.arange(k), rng.integers(0, k, n - k)]  # every class present in the full sample
+    steps = int(rng.integers(3, 30))  # probabilities on a coarse grid: many ties, each row summing to 1
+    p = rng.multinomial(steps, np.ones(k) / k, n) / steps
+    return y, p.argmax(axis=1), p
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("metric", sorted(MULTICLASS_METRICS))
+def test_the_multiclass_metrics_equal_scikit_learns_on_the_sample_and_on_each_resampled_row(
+    metric: str, seed: int
+) -> None:
+    y, pred, p = multiclass_sample(seed)
+    expected = MULTICLASS_METRICS[metric].score(y, pred, p)  # type: ignore[index]
+    assert MULTICLASS_METRICS[metric].per_row(y, pred, p) == pytest.approx(expected, abs=1e-12)  # type: ignore[index]
+    # Resampled rows, where classes go missing from the actual or the predicted values.
+    index = np.random.default_rng(seed).integers(0, len(y), size=(5, len(y) // 3 + 3))
+    rows = MULTICLASS_METRICS[metric].per_row(y[index], pred[index], p[index])  # type: ignore[index]
+    for row, picked in zip(rows, index, strict=True):
+        if metric == "roc_auc_ovr" and len(set(y[picked])) < p.shape[1]:
+            assert np.isnan(row)  # one class against the rest needs every class
+            continue
+        assert row == pytest.approx(MULTICLASS_METRICS[metric].score(y[picked], pred[picked], p[picked]), abs=1e-12)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("metric", sorted(REGRESSION_METRICS))
+def test_the_regression_metrics_equal_scikit_learns_on_the_sample_and_on_each_resampled_row(
+    metric: str, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    y = rng.gamma(2.0, 50.0, int(rng.integers(5, 300)))
+    pred = y + rng.normal(0, 20, len(y))
+    chosen = REGRESSION_METRICS[metric]  # type: ignore[index]
+    assert chosen.per_row(y, pred, pred) == pytest.approx(chosen.score(y, pred, pred), rel=1e-12)
+    index = rng.integers(0, len(y), size=(5, len(y)))
+    for row, picked in zip(chosen.per_row(y[index], pred[index], pred[index]), index, strict=True):
+        assert row == pytest.approx(chosen.score(y[picked], pred[picked], pred[picked]), rel=1e-12)
+    constant = np.full(4, 3.0)  # R² of a constant actual value, as scikit-learn makes it finite
+    assert chosen.per_row(constant, constant, constant) == pytest.approx(chosen.score(constant, constant, constant))
+
+
+def test_each_task_has_its_metrics_and_the_direction_that_is_better() -> None:
+    assert set(TASK_METRICS) == set(get_args(Task))
+    assert tuple(MULTICLASS_METRICS) == get_args(MulticlassMetricName)
+    assert tuple(REGRESSION_METRICS) == get_args(RegressionMetricName)
+    lower = {task: {name for name, m in metrics.items() if m.lower_is_better} for task, metrics in TASK_METRICS.items()}
+    assert lower == {"binary": {"log_loss"}, "multiclass": {"log_loss"}, "regression": {"mae", "rmse"}}

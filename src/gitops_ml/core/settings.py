@@ -165,7 +165,13 @@ class TrackingSettings(Section):
     """Tracking store when `MLFLOW_TRACKING_URI` is not set."""
 
 
+Task = Literal["binary", "multiclass", "regression"]
 MetricName = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "log_loss"]
+MulticlassMetricName = Literal[
+    "accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall", "log_loss",
+    "roc_auc_ovr",
+]  # fmt: skip
+RegressionMetricName = Literal["mae", "rmse", "r2"]
 
 
 class CompareSettings(Section):

@@ -1,24 +1,29 @@
-"""Classification metrics of a binary model: each said once, with the two ways it is computed.
+"""The metrics of each task: each said once, with the two ways it is computed.
 
 - ``score``: scikit-learn's, on one set of predictions; the figures the pipeline reports.
 - ``per_row``: vectorised over the rows of a (rounds, records) array of resamples, NaN where a row
   leaves it undefined; the bootstrap intervals and the model card's slices. A test holds it equal to
   ``score`` on the full sample.
 
-Both take (is_positive, predicted_positive, probability).
+Both take (actual, predicted, scores):
+
+- binary: is_positive, predicted_positive (booleans) and the positive class's probability;
+- multiclass: class indices 0..k-1, predicted indices, and the probabilities (..., k);
+- regression: the actual and predicted numbers, and the predicted numbers again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import rankdata
 from sklearn import metrics as skm
 
-from gitops_ml.core.settings import MetricName
+from gitops_ml.core.settings import MetricName, MulticlassMetricName, RegressionMetricName, Task
 
 DECIMALS = 6
 
@@ -115,4 +120,109 @@ METRICS: dict[MetricName, Metric] = {
     "roc_auc": Metric(lambda y, _, p: skm.roc_auc_score(y, p), _roc_auc),
     "average_precision": Metric(lambda y, _, p: skm.average_precision_score(y, p), _average_precision),
     "log_loss": Metric(lambda y, _, p: skm.log_loss(y, p, labels=[False, True]), _log_loss, lower_is_better=True),
+}
+
+
+# Multiclass, averaged over the classes present in a sample's actual or predicted values, as
+# scikit-learn averages them; ``k`` is the last axis of the probabilities.
+def _class_counts(y: np.ndarray, pred: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True positives, false positives and false negatives of each class: (..., k)."""
+    classes = np.arange(k)
+    actual, predicted = y[..., None] == classes, pred[..., None] == classes
+    tp = np.sum(actual & predicted, axis=-2)
+    return tp, np.sum(~actual & predicted, axis=-2), np.sum(actual & ~predicted, axis=-2)
+
+
+def _macro(per_class: np.ndarray, present: np.ndarray) -> np.ndarray:
+    return np.asarray(np.sum(per_class * present, axis=-1) / np.sum(present, axis=-1), dtype=float)
+
+
+def _multiclass(kind: str, average: str) -> PerRow:
+    def per_row(y: np.ndarray, pred: np.ndarray, p: np.ndarray) -> np.ndarray:
+        tp, fp, fn = _class_counts(y, pred, p.shape[-1])
+        numerator, denominator = {
+            "precision": (tp, tp + fp),
+            "recall": (tp, tp + fn),
+            "f1": (2 * tp, 2 * tp + fp + fn),
+        }[kind]
+        if average == "weighted":
+            return _macro(_ratio(numerator, denominator), tp + fn)  # weighted by each class's actual count
+        return _macro(_ratio(numerator, denominator), (tp + fp + fn) > 0)
+
+    return per_row
+
+
+def _balanced_accuracy(y: np.ndarray, pred: np.ndarray, p: np.ndarray) -> np.ndarray:
+    tp, _fp, fn = _class_counts(y, pred, p.shape[-1])
+    return _macro(_ratio(tp, tp + fn), (tp + fn) > 0)
+
+
+def _multiclass_log_loss(y: np.ndarray, _: np.ndarray, p: np.ndarray) -> np.ndarray:
+    eps = np.finfo(float).eps
+    chosen = np.take_along_axis(np.clip(p, eps, 1 - eps), y[..., None], axis=-1)[..., 0]
+    return np.asarray(-np.mean(np.log(chosen), axis=-1), dtype=float)
+
+
+def _roc_auc_ovr(y: np.ndarray, pred: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Each class against the rest, averaged; undefined (NaN) when a class is absent from the sample."""
+    per_class = [_roc_auc(y == c, pred, p[..., c]) for c in range(p.shape[-1])]
+    return np.asarray(np.mean(per_class, axis=0), dtype=float)
+
+
+def _labels(p: np.ndarray) -> range:
+    return range(p.shape[-1])
+
+
+MULTICLASS_METRICS: dict[MulticlassMetricName, Metric] = {
+    "accuracy": Metric(lambda y, pred, _: skm.accuracy_score(y, pred), _accuracy),
+    "balanced_accuracy": Metric(lambda y, pred, _: skm.balanced_accuracy_score(y, pred), _balanced_accuracy),
+    "macro_f1": Metric(
+        lambda y, pred, _: skm.f1_score(y, pred, average="macro", zero_division=0), _multiclass("f1", "macro")
+    ),
+    "weighted_f1": Metric(
+        lambda y, pred, _: skm.f1_score(y, pred, average="weighted", zero_division=0), _multiclass("f1", "weighted")
+    ),
+    "macro_precision": Metric(
+        lambda y, pred, _: skm.precision_score(y, pred, average="macro", zero_division=0),
+        _multiclass("precision", "macro"),
+    ),
+    "macro_recall": Metric(
+        lambda y, pred, _: skm.recall_score(y, pred, average="macro", zero_division=0), _multiclass("recall", "macro")
+    ),
+    "log_loss": Metric(
+        lambda y, _, p: skm.log_loss(y, p, labels=_labels(p)), _multiclass_log_loss, lower_is_better=True
+    ),
+    "roc_auc_ovr": Metric(
+        lambda y, _, p: skm.roc_auc_score(y, p, multi_class="ovr", average="macro", labels=_labels(p)), _roc_auc_ovr
+    ),
+}
+
+
+def _mae(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
+    return np.asarray(np.mean(np.abs(y - pred), axis=-1), dtype=float)
+
+
+def _rmse(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
+    return np.asarray(np.sqrt(np.mean((y - pred) ** 2, axis=-1)), dtype=float)
+
+
+def _r2(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
+    """scikit-learn's R², finite: a constant actual value scores 1 when predicted exactly, else 0."""
+    residual = np.sum((y - pred) ** 2, axis=-1)
+    total = np.sum((y - np.mean(y, axis=-1, keepdims=True)) ** 2, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = 1 - residual / total
+    return np.asarray(np.where(total > 0, r2, np.where(residual == 0, 1.0, 0.0)), dtype=float)
+
+
+REGRESSION_METRICS: dict[RegressionMetricName, Metric] = {
+    "mae": Metric(lambda y, pred, _: skm.mean_absolute_error(y, pred), _mae, lower_is_better=True),
+    "rmse": Metric(lambda y, pred, _: skm.root_mean_squared_error(y, pred), _rmse, lower_is_better=True),
+    "r2": Metric(lambda y, pred, _: skm.r2_score(y, pred), _r2),
+}
+
+TASK_METRICS: dict[Task, dict[Any, Metric]] = {
+    "binary": dict(METRICS),
+    "multiclass": dict(MULTICLASS_METRICS),
+    "regression": dict(REGRESSION_METRICS),
 }
