@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -99,3 +100,13 @@ def test_the_example_intended_use_is_flagged_until_the_team_writes_its_own(
     text = Path("docs/intended-use.md").read_text()
     Path("docs/intended-use.md").write_text(text.replace(model_card.EXAMPLE_MARKER, ""))
     assert "Not written yet" not in model_card.render(pipeline_run)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, None], [3.0, 3.0, 3.0, None], [None, None], [1.0, 1.0, 2.0, 2.0]],
+)
+def test_every_record_falls_in_exactly_one_numeric_slice(values: list[float | None]) -> None:
+    groups = model_card._groups(pd.Series(values, dtype=float), numeric=True)
+    masks = np.array([mask for _, mask in groups])
+    assert (masks.sum(axis=0) == 1).all(), groups

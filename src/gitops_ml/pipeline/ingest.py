@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 
 from gitops_ml.core import paths
@@ -77,8 +76,7 @@ def is_true_false(values: pd.Series) -> bool:
     """Booleans, with or without gaps (a CSV column of True/False with gaps is read as objects)."""
     if pd.api.types.is_bool_dtype(values):
         return True
-    present = values.dropna()
-    return values.dtype == object and len(present) > 0 and all(isinstance(v, (bool, np.bool_)) for v in present)
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "boolean"
 
 
 def as_text(values: pd.Series) -> pd.Series:

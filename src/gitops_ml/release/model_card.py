@@ -148,6 +148,8 @@ def _groups(values: pd.Series, *, numeric: bool) -> list[tuple[str, np.ndarray]]
         categories = values.astype("string").fillna(MISSING).to_numpy()
         return [(str(category), categories == category) for category in sorted(set(categories))]
     bins = pd.qcut(values, q=SLICE_QUANTILES, duplicates="drop")
+    if len(bins.cat.categories) == 0:  # one value throughout: no quartiles to cut, one slice per value
+        return _groups(values, numeric=False)
     groups = [(str(interval), (bins == interval).to_numpy()) for interval in bins.cat.categories]
     groups.append((MISSING, values.isna().to_numpy()))
     return [(name, mask) for name, mask in groups if mask.any()]
