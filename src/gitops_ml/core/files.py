@@ -78,11 +78,14 @@ def read_table(path: Path, missing_values: Sequence[str] | None = None) -> pd.Da
     raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
-def missing_markers(path: Path, missing_values: Sequence[str]) -> dict[str, dict[str, int]]:
-    """How often each missing-value text stands in each column of a CSV file (a Parquet file has real nulls)."""
-    if path.suffix.lower() != ".csv":
+def missing_markers(path: Path, missing_values: Sequence[str], columns: Sequence[str]) -> dict[str, dict[str, int]]:
+    """How often each missing-value text stands in these columns of a CSV file (a Parquet file has real nulls).
+
+    Only the columns that came out with gaps are read again, as text: the others hold no marker.
+    """
+    if path.suffix.lower() != ".csv" or not columns:
         return {}
-    text = pd.read_csv(path, dtype=str, keep_default_na=False)
+    text = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=list(columns))
     found = {}
     for column in text.columns:
         counts = text[column][text[column].isin(missing_values)].value_counts()

@@ -17,13 +17,13 @@ def run(settings: Settings) -> pd.DataFrame:
     write_table(paths.RAW_DATA, frame)
     print(f"ingest: {len(frame)} rows x {frame.shape[1]} columns from {settings.data.source} -> {paths.RAW_DATA}")
     if settings.data.source == "file":
-        report_markers(settings.data)
+        report_markers(settings.data, [str(column) for column in frame.columns[frame.isna().any()]])
     return frame
 
 
-def report_markers(data: DataSettings) -> None:
+def report_markers(data: DataSettings, columns_with_gaps: list[str]) -> None:
     """Say which missing-value texts were read as missing, and where: none is taken in silence."""
-    found = missing_markers(data.path, data.missing_values)
+    found = missing_markers(data.path, data.missing_values, columns_with_gaps)
     for column, counts in found.items():
         markers = ", ".join(f"{marker!r} x{count}" for marker, count in counts.items())
         print(f"ingest: {column}: read as missing: {markers} (data.missing_values)")

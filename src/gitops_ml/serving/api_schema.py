@@ -59,7 +59,8 @@ def record_model(features: list[dict[str, Any]], id_columns: Sequence[str] = ())
     """
     fields: dict[str, Any] = {}
     for feature in features:
-        true_false = set(feature.get("categories") or ["?"]) <= TRUE_FALSE
+        categories = set(feature.get("categories") or ())
+        true_false = bool(categories) and categories <= TRUE_FALSE
         kind = number(feature) if feature["type"] == "numeric" else TrueFalseText if true_false else Text
         description = f"{feature['type']} feature" + ("; JSON true and false are taken too" if true_false else "")
         if feature.get("categories"):
