@@ -178,7 +178,7 @@ def _merged_since(previous: str) -> str:
 
 
 def publish(dist: Path, github: GitHub) -> dict[str, Any]:
-    """Create (or find) the draft release, upload what it lacks, then publish it as the latest."""
+    """Create (or find) the draft release, upload this run's files in place of any earlier ones, then publish it."""
     tag, commit = read_version(dist), git("rev-parse", "HEAD")
     release = github.release(tag)
     if release is not None and release.get("target_commitish") != commit:
@@ -192,9 +192,9 @@ def publish(dist: Path, github: GitHub) -> dict[str, Any]:
         if path.suffix not in ASSET_TYPES or path.name in NOT_ASSETS:
             continue
         earlier = uploaded.get(path.name)
-        if earlier is not None and earlier.get("state") == "uploaded" and earlier.get("size") == path.stat().st_size:
-            continue
-        if earlier is not None:  # an upload an earlier run left half done
+        if earlier is not None:
+            # An earlier run's upload, whole or half done: this run's file replaces it. The same name and
+            # size do not make the same bytes (a rebuilt Bento differs in its timestamps).
             github.delete_asset(earlier)
         github.upload_asset(release, path, ASSET_TYPES[path.suffix])
     published = github.update_release(release, draft=False, make_latest="true")
