@@ -8,22 +8,36 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
+from gitops_ml.core import paths
+from gitops_ml.core.files import write_json
 from gitops_ml.core.settings import Settings
+from gitops_ml.core.target import Target, decide
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SYNTHETIC = {
+SYNTHETIC = {"data": {"source": "synthetic"}}  # the source fills in its target, classes, ids and suite
+FILE_SUITE = {"suite": "data/expectations/synthetic.json"}  # a file source names its suite
+# The breast-cancer table as a file: what the embedded source fills in, said for a file.
+CANCER_FILE = {
     "data": {
-        "source": "synthetic",
-        "target": "churned",
-        "positive_class": "yes",
-        "negative_class": "no",
-        "id_columns": ["customer_id"],
+        "target": "diagnosis",
+        "positive_class": "malignant",
+        "negative_class": "benign",
+        "id_columns": ["sample_id"],
     },
-    "validate": {"suite": "data/expectations/synthetic.json"},
+    "validate": {"suite": "data/expectations/breast_cancer.json"},
 }
+
+
+def record_target(settings: Settings, frame: pd.DataFrame) -> Target:
+    """What the validate stage records for the stages after it, without running its expectations:
+    the target decided from ``frame`` (run in a project folder)."""
+    target = decide(settings.data, frame[settings.data.target], announce=False)
+    write_json(paths.VALIDATION_JSON, {"target": target.as_json()})
+    return target
 
 
 def params(**overrides: Any) -> dict[str, Any]:
@@ -50,7 +64,7 @@ def write_params(folder: Path, **overrides: Any) -> None:
 
 
 def edit_params(file: Path, changes: dict[str, Any]) -> None:
-    """Set dotted keys (``train.logistic_regression.C``) of a params.yaml; each must be there already."""
+    """Set dotted keys (``train.linear.C``) of a params.yaml; each must be there already."""
     values = yaml.safe_load(file.read_text())
     for key, value in changes.items():
         *parents, last = key.split(".")

@@ -115,7 +115,7 @@ def test_a_tested_merge_is_released_and_made_current_and_a_failed_publish_is_fin
     committed = json.loads((main / "reports" / "evaluation" / "metrics.json").read_text())["test"]
     data_md5 = lock["stages"]["ingest"]["outs"][0]["md5"]
     roc_auc = f"| roc_auc | 0.9900 | {committed['roc_auc']:.4f} |"
-    for expected in (f"`{IMAGE}:{version}`", f"Commit: `{commit}`", roc_auc, "`train.logistic_regression.C`: `1.0`",
+    for expected in (f"`{IMAGE}:{version}`", f"Commit: `{commit}`", roc_auc, "`train.linear.C`: `1.0`",
                      f"Data: `{data_md5}`", f"### Merged since `{PREVIOUS}`"):  # fmt: skip
         assert expected in notes, expected
     bento = f"gitops-ml-classifier-{version}.bento"

@@ -45,7 +45,7 @@ def open_pull_request(
 
 
 def lower_regularisation(repo: Path) -> None:
-    edit_params(repo / "params.yaml", {"train.logistic_regression.C": 0.05})
+    edit_params(repo / "params.yaml", {"train.linear.C": 0.05})
 
 
 def break_the_data(repo: Path) -> None:
@@ -104,7 +104,7 @@ def test_a_parameter_change_gets_a_report_that_the_comment_workflow_posts_to_its
     report = (artifact / "report.md").read_text()
     main = committed_metrics(origin_clone(origin, tmp_path))
     assert report.startswith("## ")
-    assert "| `train.logistic_regression.C` | `1.0` | `0.05` |" in report
+    assert "| `train.linear.C` | `1.0` | `0.05` |" in report
     assert f"| **roc_auc** | {main['roc_auc']:.4f} | " in report and f"| **f1** | {main['f1']:.4f} | " in report
     assert "paired bootstrap 95% interval" in report  # same test set: the deltas carry intervals
     assert (artifact / "pr-number.txt").read_text() == "42\n"

@@ -56,7 +56,7 @@ def run(folder: Path) -> dict[str, Any]:
 
 
 def _lower_regularisation(repo: Path) -> None:
-    edit_params(repo / "params.yaml", {"train.logistic_regression.C": 0.5})
+    edit_params(repo / "params.yaml", {"train.linear.C": 0.5})
 
 
 def _edit_readme(repo: Path) -> None:

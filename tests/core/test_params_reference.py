@@ -23,7 +23,7 @@ def test_params_yaml_lists_every_key_and_each_has_a_default_or_is_required_and_a
     rows = {key.strip("`"): (default, meaning) for key, _, default, meaning in params_reference.rows()}
     used = dotted(yaml.safe_load((ROOT / "params.yaml").read_text()))
     # Keys whose value is a mapping of the team's own names (columns, metrics) stand for themselves.
-    mapped = {"data.feature_types", "compare.thresholds"}
+    mapped = {"data.feature_types", *(f"compare.thresholds.{task}" for task in ("binary", "multiclass", "regression"))}
     keys = {next((m for m in mapped if key.startswith(m + ".")), key) for key in used}
     assert keys == set(rows), keys ^ set(rows)  # every key, so DVC tracks every value
     assert all(meaning.endswith(".") and len(meaning) > 10 for _, meaning in rows.values())

@@ -14,8 +14,45 @@ from tests.support import ROOT, edit_params, write_params
 def test_project_params_load_with_the_default_dataset(workdir: Path) -> None:
     settings = load_settings(workdir / "params.yaml")
     assert settings.data.source == "breast_cancer"
-    assert settings.data.classes == ("benign", "malignant")
-    assert settings.train.hyperparameters == settings.train.logistic_regression
+    assert (settings.data.negative_class, settings.data.positive_class) == ("benign", "malignant")
+    assert settings.train.hyperparameters == settings.train.linear
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "ids", "suite"),
+    [("wine", "cultivar", ("sample_id",), "wine.json"), ("diabetes", "progression", ("patient_id",), "diabetes.json")],
+)
+def test_an_embedded_source_is_one_params_change(
+    workdir: Path, source: str, target: str, ids: tuple[str], suite: str
+) -> None:
+    edit_params(workdir / "params.yaml", {"data.source": source})
+    settings = load_settings(workdir / "params.yaml")
+    assert (settings.data.target, settings.data.id_columns, settings.data.positive_class) == (target, ids, None)
+    assert settings.validate_.suite == Path("data/expectations") / suite
+
+
+def test_a_key_set_beside_an_embedded_source_wins(workdir: Path) -> None:
+    edit_params(workdir / "params.yaml", {"data.id_columns": [], "data.positive_class": "benign"})
+    edit_params(workdir / "params.yaml", {"data.negative_class": "malignant"})
+    settings = load_settings(workdir / "params.yaml")
+    assert (settings.data.id_columns, settings.data.positive_class) == ((), "benign")
+
+
+def test_a_file_source_needs_its_target_and_suite(workdir: Path) -> None:
+    (workdir / "data/external/table.csv").write_text("a,b\n1,2\n")
+    message = error_for(workdir, data={"source": "file", "path": "data/external/table.csv"})
+    assert "data.target: required key is missing" in message
+    message = error_for(workdir, data=FILE | {"path": "data/external/table.csv"})
+    assert "validate.suite: required with data.source: file (`python -m gitops_ml suggest-suite` drafts one" in message
+
+
+def test_classes_are_for_a_binary_task(workdir: Path) -> None:
+    message = error_for(workdir, data={"task": "regression"})
+    assert "positive_class and negative_class are for a binary task, not regression: set them to null" in message
+
+
+FILE = {"source": "file", "target": "label"}
+SUITE = {"suite": "data/expectations/synthetic.json"}
 
 
 def error_for(workdir: Path, **overrides: object) -> str:
@@ -26,19 +63,19 @@ def error_for(workdir: Path, **overrides: object) -> str:
 
 
 def test_unknown_key_is_named_with_the_keys_that_block_accepts(workdir: Path) -> None:
-    message = error_for(workdir, train={"logistic_regression": {"CC": 2.0}})
-    assert "train.logistic_regression.CC: unknown key; expected one of: C, class_weight, max_iter" in message
+    message = error_for(workdir, train={"linear": {"CC": 2.0}})
+    assert "train.linear.CC: unknown key; expected one of: C, class_weight, max_iter" in message
 
 
 def test_unknown_section_is_named(workdir: Path) -> None:
-    message = error_for(workdir, trian={"model": "logistic_regression"})
+    message = error_for(workdir, trian={"model": "linear"})
     sections = "compare, data, evaluate, model_card, monitor, reproducibility, split, tracking, train, validate"
     assert f"trian: unknown key; expected one of: {sections}" in message
 
 
 def test_wrong_type_names_the_key_and_the_value(workdir: Path) -> None:
-    message = error_for(workdir, train={"logistic_regression": {"C": "abc"}})
-    assert "train.logistic_regression.C: Input should be a valid number" in message
+    message = error_for(workdir, train={"linear": {"C": "abc"}})
+    assert "train.linear.C: Input should be a valid number" in message
     assert "'abc'" in message
 
 
@@ -48,27 +85,29 @@ def test_out_of_range_value_is_rejected(workdir: Path) -> None:
 
 def test_unknown_model_family_lists_the_choices(workdir: Path) -> None:
     message = error_for(workdir, train={"model": "random_forest"})
-    assert "train.model: Input should be 'logistic_regression' or 'gradient_boosting'" in message
+    assert "train.model: Input should be 'linear' or 'gradient_boosting'" in message
 
 
 def test_the_comparison_must_decide_on_known_metrics(workdir: Path) -> None:
     # The overrides merge into the project's thresholds, so replace the whole block to empty it.
-    message = error_for(workdir, compare={"thresholds": {"roc_auc": 0.005, "auc": 0.01}})
-    assert "compare.thresholds.auc" in message
+    message = error_for(workdir, compare={"thresholds": {"binary": {"roc_auc": 0.005, "auc": 0.01}}})
+    assert "compare.thresholds.binary.auc" in message
+    message = error_for(workdir, compare={"thresholds": {"regression": {"f1": 0.01}}})
+    assert "compare.thresholds.regression.f1" in message  # a metric of another task
     write_params(workdir)
-    edit_params(workdir / "params.yaml", {"compare.thresholds": {}})
-    with pytest.raises(SettingsError, match="thresholds must name at least one metric"):
+    edit_params(workdir / "params.yaml", {"compare.thresholds.multiclass": {}})
+    with pytest.raises(SettingsError, match="multiclass: name at least one metric"):
         load_settings(workdir / "params.yaml")
 
 
 def test_missing_data_file_is_named(workdir: Path) -> None:
-    message = error_for(workdir, data={"source": "file", "path": "data/external/missing.csv"})
+    message = error_for(workdir, data=FILE | {"path": "data/external/missing.csv"}, validate=SUITE)
     assert "data.path: file 'data/external/missing.csv' does not exist" in message
 
 
 def test_data_file_of_an_unsupported_kind_is_rejected(workdir: Path) -> None:
     (workdir / "data/external/table.xlsx").write_bytes(b"x")
-    message = error_for(workdir, data={"source": "file", "path": "data/external/table.xlsx"})
+    message = error_for(workdir, data=FILE | {"path": "data/external/table.xlsx"}, validate=SUITE)
     assert "data.path: 'data/external/table.xlsx' must end in one of .csv, .parquet" in message
 
 
@@ -78,6 +117,7 @@ def test_missing_suite_file_is_named(workdir: Path) -> None:
 
 def test_missing_required_key_is_named(workdir: Path) -> None:
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["data"]["source"] = "file"
     del raw["data"]["target"]
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(SettingsError, match=r"data\.target: required key is missing"):

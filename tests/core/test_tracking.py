@@ -19,7 +19,7 @@ from gitops_ml.pipeline import evaluate, split, train
 from gitops_ml.pipeline.package import MODEL_NAME
 from gitops_ml.pipeline.synthetic import make_churn_table
 from gitops_ml.release import registry, steps
-from tests.support import SYNTHETIC, git
+from tests.support import SYNTHETIC, git, record_target
 
 # Real servers, act or dvc repro: left out by make test-fast.
 pytestmark = pytest.mark.integration
@@ -39,6 +39,7 @@ def test_training_and_evaluation_land_in_one_run_on_the_server(
     config = settings(**SYNTHETIC, tracking={"enabled": True, "experiment": "tracking-test"})
     paths.RAW_DATA.parent.mkdir(parents=True)
     make_churn_table(1_500, seed=21).to_parquet(paths.RAW_DATA)
+    record_target(config, pd.read_parquet(paths.RAW_DATA))
     split.run(config)
     train.run(config)
     results = evaluate.run(config)
@@ -48,8 +49,8 @@ def test_training_and_evaluation_land_in_one_run_on_the_server(
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1
     run = runs[0]
-    assert run.data.params["train.model"] == "logistic_regression"
-    assert run.data.params["train.logistic_regression.C"] == "1.0"
+    assert run.data.params["train.model"] == "linear"
+    assert run.data.params["train.linear.C"] == "1.0"
     assert run.data.tags["git_commit"] == commit
     assert run.data.tags["train_data_md5"] == file_md5(paths.TRAIN_DATA)
     assert run.data.tags["model_md5"] == file_md5(paths.MODEL)
@@ -83,10 +84,11 @@ def test_a_release_registers_its_model_once_and_the_champion_moves_between_relea
     tracked = {"enabled": False, "experiment": "release-test"}  # trained untracked, as on another machine
     paths.RAW_DATA.parent.mkdir(parents=True)
     make_churn_table(1_000, seed=8).to_parquet(paths.RAW_DATA)
+    record_target(settings(**SYNTHETIC), pd.read_parquet(paths.RAW_DATA))
     split.run(settings(**SYNTHETIC, tracking=tracked))
     versions = []
     for tag, c in (("v2026.11.20-1111111", 1.0), ("v2026.11.24-2222222", 0.3)):
-        model = settings(**SYNTHETIC, tracking=tracked, train={"logistic_regression": {"C": c}})
+        model = settings(**SYNTHETIC, tracking=tracked, train={"linear": {"C": c}})
         train.run(model)
         dist = workdir / tag  # only what the release folder holds: no models/, no training run
         dist.mkdir()
@@ -102,7 +104,7 @@ def test_a_release_registers_its_model_once_and_the_champion_moves_between_relea
     champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
     assert (champion.version, champion.tags["release"]) == (versions[1], "v2026.11.24-2222222")
     run = client.get_run(champion.run_id)
-    assert run.data.params["train.logistic_regression.C"] == "0.3" and run.data.metrics["test_roc_auc"] == 0.9
+    assert run.data.params["train.linear.C"] == "0.3" and run.data.metrics["test_roc_auc"] == 0.9
     assert run.data.tags["model_md5"] == file_md5(workdir / "v2026.11.24-2222222" / steps.MODEL_FILE)
     registry.make_champion("v2026.11.20-1111111")  # a rollback
     champion = client.get_model_version_by_alias(MODEL_NAME, "champion")

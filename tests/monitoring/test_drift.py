@@ -15,7 +15,7 @@ from gitops_ml.monitoring import drift
 from gitops_ml.pipeline import train
 from gitops_ml.pipeline.synthetic import make_churn_table
 from gitops_ml.serving.prediction_log import PredictionLog
-from tests.support import SYNTHETIC, make_settings, outside_code, write_params
+from tests.support import SYNTHETIC, make_settings, outside_code, record_target, write_params
 
 FEATURES = ["age", "tenure_months", "monthly_charges", "support_calls", "plan", "contract", "region"]
 
@@ -29,6 +29,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         patch.chdir(folder)
         paths.TRAIN_DATA.parent.mkdir(parents=True)
         make_churn_table(4_000, seed=1).to_parquet(paths.TRAIN_DATA)
+        record_target(make_settings(**SYNTHETIC), pd.read_parquet(paths.TRAIN_DATA))
         train.run(make_settings(**SYNTHETIC))
     yield folder
 
@@ -155,9 +156,10 @@ def test_without_a_model_the_error_says_how_to_get_one(
 def test_values_from_api_traffic_are_shown_as_code_in_the_drift_report() -> None:
     hostile = "@octocat ![x](http://tracker.example/x.png) [doc](https://evil.example) <img src=x>"
     feature = {"kind": "categorical", "test": "chisquare", "score": 0.01, "threshold": 0.05, "drifted": True}
-    prediction = {"test": "ks", "score": 0.5, "threshold": 0.05, "drifted": False, "source": "logged",
-                  "reference_mean_probability": 0.3, "current_mean_probability": 0.3,
-                  "reference_positive_share": 0.3, "current_positive_share": 0.3}  # fmt: skip
+    prediction = {"test": "chisquare", "score": 0.5, "threshold": 0.05, "drifted": False, "source": "logged",
+                  "column": "prediction_label", "kind": "categorical",
+                  "reference_class_shares": {hostile: 0.3, "b": 0.7},
+                  "current_class_shares": {hostile: 0.4, "b": 0.6}}  # fmt: skip
     summary = {
         "drift": True, "drifted_features": [hostile], "features": {hostile: feature},
         "dataset": {"share": 1.0, "threshold": 0.25}, "prediction": prediction,

@@ -15,7 +15,7 @@ import yaml
 
 from gitops_ml.core import paths
 from gitops_ml.core.lineage import file_md5
-from tests.support import ROOT, copy_project, git, tool_env, write_params
+from tests.support import CANCER_FILE, ROOT, copy_project, git, merge, tool_env, write_params
 
 # Real servers, act or dvc repro: left out by make test-fast.
 pytestmark = pytest.mark.integration
@@ -149,7 +149,7 @@ def test_nothing_changed_nothing_runs(project: Path) -> None:
 
 
 def test_a_training_param_reruns_only_train_evaluate_and_package(project: Path) -> None:
-    write_params(project, train={"logistic_regression": {"C": 0.05}}, tracking={"enabled": True})
+    write_params(project, train={"linear": {"C": 0.05}}, tracking={"enabled": True})
     result = repro(project)
     assert result.returncode == 0, result.stderr
     assert ran_stages(result.stdout) == ["train", "evaluate", "package"]
@@ -218,7 +218,7 @@ def test_bad_data_stops_at_validate_and_keeps_the_last_model(
 ) -> None:
     # One real dvc repro per failure class: a table that loads but breaks expectations, and an empty one.
     before = {output: file_md5(project / output) for output in (paths.MODEL, paths.METRICS, paths.TRAIN_DATA)}
-    write_params(project, data={"source": "file", "path": cancer_csv(project, change)})
+    write_params(project, **merge(CANCER_FILE, {"data": {"source": "file", "path": cancer_csv(project, change)}}))
 
     result = repro(project)
 
@@ -245,7 +245,7 @@ def test_unreadable_file_stops_at_ingest_and_keeps_the_last_model(
     model = file_md5(project / paths.MODEL)
     raw = file_md5(project / paths.RAW_DATA)
     (project / "data/external" / name).write_bytes(content)
-    write_params(project, data={"source": "file", "path": f"data/external/{name}"})
+    write_params(project, **merge(CANCER_FILE, {"data": {"source": "file", "path": f"data/external/{name}"}}))
 
     result = repro(project)
 
@@ -259,10 +259,10 @@ def test_unreadable_file_stops_at_ingest_and_keeps_the_last_model(
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"train": {"logistic_regression": {"CC": 1.0}}}, "train.logistic_regression.CC: unknown key"),
+        ({"train": {"linear": {"CC": 1.0}}}, "train.linear.CC: unknown key"),
         (
-            {"train": {"logistic_regression": {"C": "strong"}}},
-            "train.logistic_regression.C: Input should be a valid number",
+            {"train": {"linear": {"C": "strong"}}},
+            "train.linear.C: Input should be a valid number",
         ),
     ],
 )
@@ -303,7 +303,7 @@ def test_a_train_stage_whose_tracking_fails_keeps_the_last_model_and_names_the_s
 
 
 def test_missing_data_file_is_named_by_its_key_before_dvc_runs(project: Path) -> None:
-    write_params(project, data={"source": "file", "path": "data/external/nowhere.csv"})
+    write_params(project, **merge(CANCER_FILE, {"data": {"source": "file", "path": "data/external/nowhere.csv"}}))
     result = run(project, "python", "-m", "gitops_ml", "check")
     assert result.returncode == 1
     assert "data.path: file 'data/external/nowhere.csv' does not exist" in result.stderr

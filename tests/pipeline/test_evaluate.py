@@ -8,10 +8,11 @@ import pytest
 
 from gitops_ml.core import paths
 from gitops_ml.core.settings import Settings
-from gitops_ml.pipeline import evaluate, split, train
+from gitops_ml.pipeline import evaluate, ingest, split, train
 from gitops_ml.pipeline.synthetic import make_churn_table
-from gitops_ml.quality.metrics import classification_metrics
-from tests.support import SYNTHETIC
+from gitops_ml.quality.compare import Predictions
+from gitops_ml.quality.metrics import TASK_METRICS, Scored
+from tests.support import SYNTHETIC, record_target
 
 METRIC_NAMES = {"accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "log_loss"}
 
@@ -20,6 +21,7 @@ def test_evaluate_writes_metrics_predictions_plot_data_and_pngs(settings: Callab
     config = settings(**SYNTHETIC, evaluate={"curve_points": 50})
     paths.RAW_DATA.parent.mkdir(parents=True)
     make_churn_table(2_000, seed=4).to_parquet(paths.RAW_DATA)
+    record_target(config, pd.read_parquet(paths.RAW_DATA))
     split.run(config)
     train.run(config)
     results = evaluate.run(config)
@@ -32,9 +34,38 @@ def test_evaluate_writes_metrics_predictions_plot_data_and_pngs(settings: Callab
     assert list(predictions.columns) == ["customer_id", "actual", "predicted", "probability"]
     assert predictions["customer_id"].tolist() == test["customer_id"].tolist()
     assert set(predictions["predicted"]) <= {"yes", "no"}
-    recomputed = classification_metrics(predictions["actual"] == "yes", predictions["probability"], 0.5)
+    probability = predictions["probability"].to_numpy()
+    recomputed = Scored(
+        "binary", (predictions["actual"] == "yes").to_numpy(), probability >= 0.5, probability
+    ).metrics()
     assert recomputed["roc_auc"] == pytest.approx(results["test"]["roc_auc"], abs=1e-5)
     for name in ("roc", "precision_recall", "calibration"):
         assert 2 <= len(pd.read_csv(paths.PLOTS_DIR / f"{name}.csv")) <= 50
     for name in ("roc", "precision_recall", "calibration", "confusion_matrix"):
-        assert (paths.PLOTS_DIR / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (paths.FIGURES_DIR / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "columns", "figures"),
+    [
+        ("wine", ["actual", "predicted", "probability:class_0", "probability:class_1", "probability:class_2"],
+         ["confusion_matrix.png", "roc_ovr.png"]),
+        ("diabetes", ["actual_value", "predicted_value"], ["predicted_vs_actual.png"]),
+    ],
+)  # fmt: skip
+def test_each_task_is_evaluated_by_its_own_metrics_and_plots(
+    settings: Callable[..., Settings], source: str, columns: list[str], figures: list[str]
+) -> None:
+    config = settings(data={"source": source})
+    raw = ingest.run(config)
+    target = record_target(config, raw)
+    split.run(config)
+    train.run(config)
+    results = evaluate.run(config)
+
+    assert sorted(results["test"]) == sorted(TASK_METRICS[target.task])
+    predictions = pd.read_csv(paths.PREDICTIONS)
+    assert list(predictions.columns)[1:] == columns
+    recomputed = Predictions.from_csv(paths.PREDICTIONS.read_text(), config.data.id_columns, target).metrics()
+    assert recomputed == pytest.approx(results["test"], abs=1e-4)
+    assert sorted(p.name for p in paths.FIGURES_DIR.iterdir()) == figures

@@ -10,6 +10,7 @@ from gitops_ml.core import paths
 from gitops_ml.core.errors import DataError
 from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline import ingest
+from tests.support import FILE_SUITE
 
 
 def test_breast_cancer_becomes_a_labelled_table_with_ids(settings: Callable[..., Settings]) -> None:
@@ -27,7 +28,7 @@ def test_file_source_reads_csv_and_parquet(workdir: Path, settings: Callable[...
     source = pd.DataFrame({"id": [1, 2, 3], "x": [0.5, None, 2.0], "label": ["a", "b", "a"]})
     path = workdir / "data" / "external" / f"table{suffix}"
     source.to_csv(path, index=False) if suffix == ".csv" else source.to_parquet(path)
-    frame = ingest.run(settings(data={"source": "file", "path": str(path), "target": "label"}))
+    frame = ingest.run(settings(validate=FILE_SUITE, data={"source": "file", "path": str(path), "target": "label"}))
     assert frame[["id", "label"]].equals(source[["id", "label"]])
     assert frame["x"].isna().tolist() == [False, True, False]
 
@@ -49,7 +50,7 @@ def test_empty_file_is_reported_and_no_output_is_written(workdir: Path, settings
     path = workdir / "data/external/empty.csv"
     path.write_text("")
     with pytest.raises(DataError, match=r"empty\.csv: file is empty"):
-        ingest.run(settings(data={"source": "file", "path": str(path)}))
+        ingest.run(settings(validate=FILE_SUITE, data={"source": "file", "path": str(path), "target": "label"}))
     assert not paths.RAW_DATA.exists()
 
 
@@ -57,7 +58,7 @@ def test_unreadable_parquet_is_reported(workdir: Path, settings: Callable[..., S
     path = workdir / "data/external/broken.parquet"
     path.write_text("this is not parquet\n")
     with pytest.raises(DataError, match=r"broken\.parquet: cannot be read as PARQUET"):
-        ingest.run(settings(data={"source": "file", "path": str(path)}))
+        ingest.run(settings(validate=FILE_SUITE, data={"source": "file", "path": str(path), "target": "label"}))
 
 
 def test_snake_case_makes_api_friendly_names() -> None:
@@ -77,6 +78,7 @@ def test_true_false_columns_become_text_so_every_part_sees_one_category(
         "4,True,61000,-,True\n"  # '-' is not a missing-value text unless params.yaml says so
     )
     config = settings(
+        validate=FILE_SUITE,
         data={"source": "file", "path": str(path), "target": "defaulted", "positive_class": True,
               "negative_class": False, "id_columns": ["loan_id"]}
     )  # fmt: skip
@@ -95,6 +97,8 @@ def test_true_false_columns_become_text_so_every_part_sees_one_category(
 def test_only_the_listed_texts_mark_a_missing_value(workdir: Path, settings: Callable[..., Settings]) -> None:
     path = workdir / "data" / "external" / "table.csv"
     path.write_text("id,x,label\n1,NA,a\n2,?,b\n3,1.5,a\n")
-    config = settings(data={"source": "file", "path": str(path), "target": "label", "missing_values": ["?"]})
+    config = settings(
+        validate=FILE_SUITE, data={"source": "file", "path": str(path), "target": "label", "missing_values": ["?"]}
+    )
     frame = ingest.run(config)
     assert frame["x"][0] == "NA" and pd.isna(frame["x"][1])  # NA is a value here: validation will name it

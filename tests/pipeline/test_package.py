@@ -4,6 +4,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from gitops_ml.core import paths
@@ -13,13 +14,14 @@ from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline import evaluate, package, split, train
 from gitops_ml.pipeline.synthetic import make_churn_table
 from gitops_ml.release import bento
-from tests.support import SYNTHETIC
+from tests.support import SYNTHETIC, record_target
 
 
 def test_bundle_metadata_describes_the_model_for_the_service(settings: Callable[..., Settings]) -> None:
     config = settings(**SYNTHETIC)
     paths.RAW_DATA.parent.mkdir(parents=True)
     make_churn_table(800, seed=6).to_parquet(paths.RAW_DATA)
+    record_target(config, pd.read_parquet(paths.RAW_DATA))
     split.run(config)
     train.run(config)
     evaluate.run(config)
@@ -31,7 +33,7 @@ def test_bundle_metadata_describes_the_model_for_the_service(settings: Callable[
     assert metadata["model_md5"] == file_md5(paths.MODEL)
     assert (metadata["positive_class"], metadata["negative_class"], metadata["threshold"]) == ("yes", "no", 0.5)
     assert metadata["metrics"] == json.loads(paths.METRICS.read_text())["test"]
-    assert metadata["params"]["train.model"] == "logistic_regression"
+    assert metadata["params"]["train.model"] == "linear"
     assert metadata["data"]["train_md5"] == file_md5(paths.TRAIN_DATA)
     features = {f["name"]: f for f in metadata["features"]}
     assert list(features) == ["age", "tenure_months", "monthly_charges", "support_calls", "plan", "contract", "region"]

@@ -115,9 +115,9 @@ def test_a_changed_param_is_named_once_with_every_stage_that_reads_it(repo: Path
     lock = committed_lock()
     changed = copy.deepcopy(lock)
     for stage in ("train", "package"):
-        changed["stages"][stage]["params"]["params.yaml"]["train"]["logistic_regression"]["C"] = 0.05
+        changed["stages"][stage]["params"]["params.yaml"]["train"]["linear"]["C"] = 0.05
     [difference] = rerun(repo, changed).differences
-    assert str(difference) == "param train.logistic_regression.C (package, train): 1.0 -> 0.05"
+    assert str(difference) == "param train.linear.C (package, train): 1.0 -> 0.05"
 
 
 def test_changed_code_or_source_data_is_an_input_difference(repo: Path) -> None:

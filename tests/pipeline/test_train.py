@@ -11,10 +11,10 @@ from gitops_ml.core.features import feature_types
 from gitops_ml.core.settings import Settings, training_params
 from gitops_ml.pipeline import train
 from gitops_ml.pipeline.synthetic import make_churn_table
-from tests.support import SYNTHETIC
+from tests.support import SYNTHETIC, record_target
 
 
-@pytest.mark.parametrize("family", ["logistic_regression", "gradient_boosting"])
+@pytest.mark.parametrize("family", ["linear", "gradient_boosting"])
 def test_mixed_type_pipeline_learns_and_survives_unseen_categories_and_gaps(
     settings: Callable[..., Settings], family: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -25,10 +25,11 @@ def test_mixed_type_pipeline_learns_and_survives_unseen_categories_and_gaps(
     for path in (paths.RAW_DATA, paths.TRAIN_DATA, paths.TEST_DATA):
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(path)
+    record_target(config, frame)
     train.run(config)
     model = joblib.load(paths.MODEL)
     assert type(model.named_steps["model"]).__name__ == (
-        "LogisticRegression" if family == "logistic_regression" else "HistGradientBoostingClassifier"
+        "LogisticRegression" if family == "linear" else "HistGradientBoostingClassifier"
     )
     holdout = make_churn_table(1_000, seed=3)
     features = holdout[list(feature_types(holdout, config.data))]
@@ -49,5 +50,5 @@ def test_mixed_type_pipeline_learns_and_survives_unseen_categories_and_gaps(
 def test_training_params_hold_the_selected_family_only(settings: Callable[..., Settings]) -> None:
     flat = training_params(settings(train={"model": "gradient_boosting"}))
     assert flat["train.gradient_boosting.learning_rate"] == 0.1
-    assert not any(key.startswith("train.logistic_regression") for key in flat)
+    assert not any(key.startswith("train.linear") for key in flat)
     assert flat["train.preprocess.numeric_imputation"] == "median"

@@ -11,14 +11,14 @@ from gitops_ml.core import paths
 from gitops_ml.core.errors import DataError, DataValidationError
 from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline import validate
-from gitops_ml.pipeline.ingest import load_breast_cancer
+from gitops_ml.pipeline.ingest import load_embedded
 from gitops_ml.pipeline.synthetic import make_churn_table
 from tests.support import SYNTHETIC
 
 
 @pytest.fixture(scope="module")
 def cancer() -> pd.DataFrame:
-    return load_breast_cancer()
+    return load_embedded("breast_cancer")
 
 
 def failures(frame: pd.DataFrame, settings: Settings) -> list[validate.Failure]:

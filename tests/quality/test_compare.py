@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gitops_ml.quality import compare as compare_module
 from gitops_ml.quality.compare import (
     MetricChange,
     Predictions,
@@ -11,12 +12,12 @@ from gitops_ml.quality.compare import (
     paired_bootstrap,
     same_test_set,
 )
-from gitops_ml.quality.metrics import METRICS
+from gitops_ml.quality.metrics import METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 
 
 def predictions(ids: list[int], actual: list[bool], probability: list[float]) -> Predictions:
     p = np.asarray(probability)
-    return Predictions(np.asarray(ids), np.asarray(actual), p >= 0.5, p)
+    return Predictions("binary", np.asarray(actual), p >= 0.5, p, np.asarray(ids), ("no", "yes"))
 
 
 def test_the_paired_interval_of_a_known_accuracy_gain() -> None:
@@ -71,3 +72,56 @@ def test_any_deciding_metric_that_gets_worse_makes_the_change_worse() -> None:
                          shown, thresholds)  # fmt: skip
     assert (overall(better), overall(mixed), overall(only_shown)) == ("better", "worse", "unchanged")
     assert [c.metric for c in better] == ["roc_auc", "f1", "accuracy"]  # deciding metrics first
+
+
+def multiclass(ids: np.ndarray, actual: np.ndarray, probabilities: np.ndarray) -> Predictions:
+    return Predictions("multiclass", actual, probabilities.argmax(axis=1), probabilities, ids, ("a", "b", "c"))
+
+
+def regression(ids: np.ndarray, actual: np.ndarray, predicted: np.ndarray) -> Predictions:
+    return Predictions("regression", actual, predicted, predicted, ids)
+
+
+def test_the_multiclass_and_regression_intervals_cover_a_known_gain() -> None:
+    rng = np.random.default_rng(3)
+    n = 600
+    ids, actual = np.arange(n), rng.integers(0, 3, n)
+    noise = rng.dirichlet(np.ones(3), n)
+    sharp, blurred = 0.6 * np.eye(3)[actual] + 0.4 * noise, 0.2 * np.eye(3)[actual] + 0.8 * noise
+    base, new = multiclass(ids, actual, blurred), multiclass(ids, actual, sharp)
+    intervals = paired_bootstrap(base, new, list(MULTICLASS_METRICS), rounds=1000, confidence=0.95, seed=0)
+    for metric, (low, high) in intervals.items():
+        gain = MULTICLASS_METRICS[metric].score(new.actual, new.predicted, new.scores) - MULTICLASS_METRICS[
+            metric
+        ].score(base.actual, base.predicted, base.scores)
+        assert low <= gain <= high, metric
+        assert (high < 0) if MULTICLASS_METRICS[metric].lower_is_better else (low > 0), metric
+
+    values = rng.normal(50, 10, n)
+    close, far = values + rng.normal(0, 2, n), values + rng.normal(0, 6, n)
+    intervals = paired_bootstrap(
+        regression(ids, values, far), regression(ids, values, close), list(REGRESSION_METRICS), rounds=1000,
+        confidence=0.95, seed=0,
+    )  # fmt: skip
+    assert intervals["mae"][1] < 0 and intervals["rmse"][1] < 0 and intervals["r2"][0] > 0
+
+
+def test_the_bootstrap_draws_the_same_resamples_whatever_the_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    actual, probability = list(rng.random(300) < 0.4), list(rng.random(300))
+    base, new = (
+        predictions(list(range(300)), actual, probability),
+        predictions(list(range(300)), actual, probability[::-1]),
+    )
+    whole = paired_bootstrap(base, new, ["roc_auc", "f1"], rounds=500, confidence=0.9, seed=2)
+    monkeypatch.setattr(compare_module, "CHUNK_ELEMENTS", 300 * 7)  # 7 rounds a chunk, the last one short
+    assert paired_bootstrap(base, new, ["roc_auc", "f1"], rounds=500, confidence=0.9, seed=2) == whole
+
+
+def test_models_of_different_tasks_or_classes_are_never_the_same_test_set() -> None:
+    ids, actual = np.arange(4), np.array([0, 1, 2, 0])
+    three = multiclass(ids, actual, np.eye(3)[actual])
+    assert same_test_set(three, three)
+    other_classes = Predictions("multiclass", actual, actual, np.eye(3)[actual], ids, ("a", "b", "z"))
+    assert not same_test_set(three, other_classes)
+    assert not same_test_set(three, regression(ids, actual.astype(float), actual.astype(float)))

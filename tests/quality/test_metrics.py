@@ -6,13 +6,21 @@ import numpy as np
 import pytest
 
 from gitops_ml.core.settings import MetricName, MulticlassMetricName, RegressionMetricName, Task
+from gitops_ml.core.target import Target
 from gitops_ml.quality.metrics import (
     METRICS,
     MULTICLASS_METRICS,
     REGRESSION_METRICS,
     TASK_METRICS,
-    classification_metrics,
+    Scored,
+    score,
+    task_of,
 )
+
+
+def classification_metrics(actual: list[bool], probability: list[float], threshold: float) -> dict[str, float]:
+    p = np.asarray(probability)
+    return Scored("binary", np.asarray(actual), p >= threshold, p).metrics()
 
 
 def test_metrics_of_a_known_case() -> None:
@@ -99,3 +107,34 @@ def test_each_task_has_its_metrics_and_the_direction_that_is_better() -> None:
     assert tuple(REGRESSION_METRICS) == get_args(RegressionMetricName)
     lower = {task: {name for name, m in metrics.items() if m.lower_is_better} for task, metrics in TASK_METRICS.items()}
     assert lower == {"binary": {"log_loss"}, "multiclass": {"log_loss"}, "regression": {"mae", "rmse"}}
+
+
+class Fixed:
+    """A model whose answers are given: probabilities for a classifier, values for a regressor."""
+
+    def __init__(self, output: list[list[float]] | list[float]) -> None:
+        self.output = np.asarray(output)
+
+    def predict_proba(self, _: object) -> np.ndarray:
+        return self.output
+
+    def predict(self, _: object) -> np.ndarray:
+        return self.output
+
+
+def test_score_takes_each_tasks_answer_as_its_metrics_do() -> None:
+    binary = score(Fixed([[0.7, 0.3], [0.2, 0.8]]), None, [False, True], Target("binary", ("no", "yes")), 0.25)
+    assert binary.predicted.tolist() == [True, True] and binary.scores.tolist() == [0.3, 0.8]
+    three = Target("multiclass", ("a", "b", "c"))
+    multiclass = score(Fixed([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]]), None, [1, 2], three, 0.5)
+    assert multiclass.predicted.tolist() == [1, 0] and multiclass.metrics()["accuracy"] == 0.5
+    regression = score(Fixed([1.0, 3.0]), None, [2.0, 3.0], Target("regression"), 0.5)
+    assert regression.metrics() == {"mae": 0.5, "rmse": pytest.approx(0.707107), "r2": -1.0}
+    with pytest.raises(Exception, match="the model knows 3 classes, the data 2"):
+        score(Fixed([[0.2, 0.5, 0.3]]), None, [1], Target("binary", ("no", "yes")), 0.5)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_a_metrics_files_names_tell_its_task(task: Task) -> None:
+    assert task_of(dict.fromkeys(TASK_METRICS[task], 0.0)) == task
+    assert task_of({"accuracy": 1.0}) is None

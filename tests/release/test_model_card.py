@@ -53,7 +53,7 @@ def test_the_card_has_every_section_with_the_pipelines_figures(pipeline_run: Set
     assert [line for line in card.splitlines() if line.startswith("#")][: len(SECTIONS)] == SECTIONS
     commit = git(workdir, "rev-parse", "HEAD").strip()
     assert "| **Version** | v2026.11.25-abc1234 |" in card and f"| **Git commit** | `{commit}` |" in card
-    assert "| `train.model` | `logistic_regression` |" in card
+    assert "| `train.model` | `linear` |" in card
     assert "**Intended use.**" in card and "<!--" not in card  # the checked-in text, without its editing notes
 
     train_rows, test = pd.read_parquet(paths.TRAIN_DATA), pd.read_parquet(paths.TEST_DATA)

@@ -10,6 +10,7 @@ import pytest
 from gitops_ml.core import paths
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.settings import Settings
+from gitops_ml.quality.metrics import METRICS
 from gitops_ml.report import build
 from tests.support import git, write_params
 
@@ -17,7 +18,12 @@ N = 120
 
 
 def write_results(
-    folder: Path, *, wrong: int, ids_from: int = 0, validation: str = "### Data validation passed\n"
+    folder: Path,
+    *,
+    wrong: int,
+    ids_from: int = 0,
+    validation: str = "### Data validation passed\n",
+    recorded: bool = True,
 ) -> None:
     """Committed pipeline results: predictions where the model is wrong on the first ``wrong`` records."""
     actual = ["malignant" if i % 3 == 0 else "benign" for i in range(N)]
@@ -34,15 +40,17 @@ def write_results(
     paths.PREDICTIONS.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(folder / paths.PREDICTIONS, index=False)
     accuracy = 1 - wrong / N
-    metrics = {"accuracy": accuracy, "f1": accuracy, "roc_auc": accuracy, "log_loss": 0.1 + wrong / N}
+    metrics = dict.fromkeys(METRICS, accuracy) | {"log_loss": 0.1 + wrong / N}
     (folder / paths.METRICS).write_text(json.dumps({"test": metrics, "train": metrics}))
-    write_validation(folder, [])
+    write_validation(folder, [], recorded=recorded)
 
 
-def write_validation(folder: Path, failures: list[dict[str, object]]) -> None:
-    """The validate stage's report.json, as it writes it."""
+def write_validation(folder: Path, failures: list[dict[str, object]], *, recorded: bool = True) -> None:
+    """The validate stage's report.json, as it writes it (``recorded``: with the target, as since tasks)."""
     report = {"columns": 4, "data": "data/raw/dataset.parquet", "evaluated": 97, "failures": failures,
               "rows": N, "success": not failures, "suite": "data/expectations/breast_cancer.json"}  # fmt: skip
+    if recorded and not failures:
+        report["target"] = {"task": "binary", "classes": ["benign", "malignant"]}
     (folder / paths.VALIDATION_JSON).parent.mkdir(parents=True, exist_ok=True)
     (folder / paths.VALIDATION_JSON).write_text(json.dumps(report))
 
@@ -66,16 +74,44 @@ def make_report(settings: Callable[..., Settings], out: Path, **options: object)
 def test_a_better_model_with_a_changed_param_is_reported_beyond_noise(
     repo: Path, settings: Callable[..., Settings]
 ) -> None:
-    write_params(repo, train={"logistic_regression": {"C": 0.5}})
+    write_params(repo, train={"linear": {"C": 0.5}})
     write_results(repo, wrong=0)
     text = make_report(settings, repo / "out", pr_number="12")
     assert text.splitlines()[0] == "## 🟢 Better than `main`, beyond noise"
-    assert "| `train.logistic_regression.C` | `1.0` | `0.5` |" in text
+    assert "| `train.linear.C` | `1.0` | `0.5` |" in text
     assert "| **f1** | 0.8000 | 1.0000 | +0.2000 [" in text
     assert "![ROC and precision-recall curves](./curves.png)" in text and (repo / "out" / "curves.png").is_file()
     assert "✅ CI reproduced this branch's committed results byte for byte (`dvc.lock`)." in text
     assert (repo / "out" / build.PR_NUMBER_FILE).read_text() == "12\n"
     assert "![" not in (repo / "out" / build.REPORT_WITHOUT_IMAGES).read_text()
+
+
+def test_a_base_from_before_tasks_is_read_as_the_binary_model_it_is(
+    workdir: Path, settings: Callable[..., Settings]
+) -> None:
+    (workdir / "dvc.lock").write_text("schema: '2.0'\n")
+    write_results(workdir, wrong=24, recorded=False)  # its validation report names no target
+    git(workdir, "init", "-q", "-b", "main")
+    git(workdir, "add", "-A")
+    git(workdir, "commit", "-q", "-m", "main's model, before tasks")
+    write_results(workdir, wrong=0)
+    text = make_report(settings, workdir / "out")
+    assert text.splitlines()[0] == "## 🟢 Better than `main`, beyond noise"
+
+
+def test_a_change_of_task_is_said_and_not_compared(repo: Path, settings: Callable[..., Settings]) -> None:
+    values = pd.DataFrame({"sample_id": range(N), "actual_value": [float(i) for i in range(N)]})
+    values.assign(predicted_value=values["actual_value"] + 1).to_csv(repo / paths.PREDICTIONS, index=False)
+    metrics = {"mae": 1.0, "rmse": 1.0, "r2": 0.99}
+    (repo / paths.METRICS).write_text(json.dumps({"test": metrics, "train": metrics}))
+    report = json.loads((repo / paths.VALIDATION_JSON).read_text()) | {"target": {"task": "regression", "classes": []}}
+    (repo / paths.VALIDATION_JSON).write_text(json.dumps(report))
+    text = make_report(settings, repo / "out")
+    assert text.splitlines()[0] == (
+        "## 🆕 New task: `main` has a binary model, this PR a regression one; nothing to compare"
+    )
+    assert "| **r2** | n/a | 0.9900 | n/a |" in text and "roc_auc" not in text
+    assert "![Predicted against actual, and the residuals](./predicted_vs_actual.png)" in text
 
 
 def test_a_regression_is_worse(repo: Path, settings: Callable[..., Settings]) -> None:

@@ -35,7 +35,7 @@ def summary(**changes: object) -> dict[str, object]:
         "schema_version": 1, "base_name": "main", "base_has_metrics": True, "new_has_metrics": True,
         "both_have_predictions": True, "same_test_set": True, "confidence": 0.95,
         "changes": [{"metric": "f1", "base": 0.9, "new": 0.95, "low": 0.01, "high": 0.08, "threshold": 0.01}],
-        "changed_params": [{"key": "train.logistic_regression.C", "before": "1.0", "after": "0.5"}],
+        "changed_params": [{"key": "train.linear.C", "before": "1.0", "after": "0.5"}],
         "failed_stage": None, "log_tail": "", "reproduction": None, "validation": None,
         "links": [{"label": "elsewhere", "url": "https://tracker.example/"}],
     }  # fmt: skip

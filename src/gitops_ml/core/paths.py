@@ -19,6 +19,7 @@ MODEL = Path(_DECLARED["model"])
 METRICS = Path(_DECLARED["evaluation"]["metrics"])
 PREDICTIONS = Path(_DECLARED["evaluation"]["predictions"])
 PLOTS_DIR = Path(_DECLARED["evaluation"]["plots"])
+FIGURES_DIR = Path(_DECLARED["evaluation"]["figures"])
 BENTO_MODEL_FILE = Path(_DECLARED["bento"]["model"])
 BENTO_METADATA = Path(_DECLARED["bento"]["metadata"])
 BENTO_BUNDLE = BENTO_METADATA.parent

@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from gitops_ml.core.errors import SettingsError
 
 PARAMS_FILE = Path("params.yaml")
+NO_SUITE = "required with data.source: file (`python -m gitops_ml suggest-suite` drafts one from the data)"
 TABLE_SUFFIXES = (".csv", ".parquet")
 
 
@@ -41,19 +42,43 @@ class SyntheticSettings(Section):
     """Seed of the synthetic table."""
 
 
+Task = Literal["binary", "multiclass", "regression"]
+Source = Literal["breast_cancer", "wine", "diabetes", "synthetic", "file"]
+
+# What each embedded source fills in for the keys left null: switching source is one params change.
+EMBEDDED_SOURCES: dict[str, dict[str, Any]] = {
+    "breast_cancer": {
+        "target": "diagnosis", "positive_class": "malignant", "negative_class": "benign", "id_columns": ["sample_id"],
+        "suite": "data/expectations/breast_cancer.json",
+    },
+    "wine": {"target": "cultivar", "id_columns": ["sample_id"], "suite": "data/expectations/wine.json"},
+    "diabetes": {"target": "progression", "id_columns": ["patient_id"], "suite": "data/expectations/diabetes.json"},
+    "synthetic": {
+        "target": "churned", "positive_class": "yes", "negative_class": "no", "id_columns": ["customer_id"],
+        "suite": "data/expectations/synthetic.json",
+    },
+}  # fmt: skip
+
+
 class DataSettings(Section):
-    source: Literal["breast_cancer", "synthetic", "file"] = "breast_cancer"
-    """Where the data comes from: scikit-learn's `breast_cancer`, a `synthetic` churn table, or a `file`."""
+    source: Source = "breast_cancer"
+    """Where the data comes from: scikit-learn's `breast_cancer` (binary), `wine` (multiclass) or `diabetes`
+    (regression), a `synthetic` churn table (binary), or a `file`. An embedded source fills in `target`,
+    the classes, `id_columns` and `validate.suite` where they are null."""
+    task: Task | None = None
+    """`binary`, `multiclass` or `regression`; null: inferred from the target (2 values: binary; text or up
+    to 20 whole numbers: multiclass; other numbers: regression) and printed by the validate stage."""
     path: Path = Path("data/external")
     """With `source: file`: the `.csv` or `.parquet` file to ingest (a DVC dependency)."""
     synthetic: SyntheticSettings = SyntheticSettings()
     """The synthetic table, with `source: synthetic`."""
     target: str
-    """The label column."""
-    positive_class: Label
-    """The positive label (a string or an integer); metrics and probabilities refer to it."""
-    negative_class: Label
-    """The other label."""
+    """The column to predict (required with `source: file`)."""
+    positive_class: Label | None = None
+    """Binary only: the positive label (a string or an integer), which metrics and probabilities refer to;
+    null with 0/1, True/False or yes/no targets: 1, True or yes."""
+    negative_class: Label | None = None
+    """Binary only: the other label."""
     id_columns: tuple[str, ...] = ()
     """Columns unique per row (checked), never used as features, kept in the predictions."""
     feature_types: dict[str, FeatureType] = {}
@@ -63,8 +88,12 @@ class DataSettings(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> DataSettings:
-        if self.positive_class == self.negative_class:
+        if self.positive_class is not None and str(self.positive_class) == str(self.negative_class):
             raise ValueError("positive_class and negative_class must differ")
+        if self.task in ("multiclass", "regression") and (self.positive_class, self.negative_class) != (None, None):
+            raise ValueError(
+                f"positive_class and negative_class are for a binary task, not {self.task}: set them to null"
+            )
         reserved = {self.target, *self.id_columns}
         clash = sorted(reserved & set(self.feature_types))
         if clash:
@@ -73,15 +102,11 @@ class DataSettings(Section):
             raise ValueError(f"target {self.target!r} is also listed in id_columns")
         return self
 
-    @property
-    def classes(self) -> tuple[Label, Label]:
-        """The two target labels, negative first, as scikit-learn orders predict_proba columns."""
-        return (self.negative_class, self.positive_class)
-
 
 class ValidateSettings(Section):
-    suite: Path
-    """The checked-in expectation suite."""
+    suite: Path | None = None
+    """The checked-in expectation suite; null: the embedded source's own (required with `data.source: file`:
+    `python -m gitops_ml suggest-suite` drafts one)."""
     min_rows: Annotated[int, Field(ge=1)] = 100
     """Fewer rows fail validation."""
 
@@ -102,18 +127,20 @@ class PreprocessSettings(Section):
     """Categories rarer than this are grouped as infrequent."""
 
 
-class LogisticRegressionSettings(Section):
+class LinearSettings(Section):
     C: Annotated[float, Field(gt=0)] = 1.0
-    """Inverse regularization strength of scikit-learn's `LogisticRegression`."""
+    """Inverse regularization strength: scikit-learn's `LogisticRegression` for classes, `Ridge` with
+    `alpha = 1 / (2 C)` (the same penalty on a squared loss) for regression."""
     max_iter: Annotated[int, Field(ge=1)] = 1_000
-    """Solver iterations at most."""
+    """Solver iterations at most (classes only; `Ridge` solves in closed form)."""
     class_weight: Literal["balanced"] | None = None
-    """`balanced` weighs the classes by their inverse frequency."""
+    """Classes only: `balanced` weighs the classes by their inverse frequency."""
 
 
 class GradientBoostingSettings(Section):
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
-    """Of scikit-learn's `HistGradientBoostingClassifier` (no early stopping: the test split is the hold-out)."""
+    """Of scikit-learn's `HistGradientBoostingClassifier` or `...Regressor` (no early stopping: the test
+    split is the hold-out)."""
     max_iter: Annotated[int, Field(ge=1)] = 200
     """Boosting iterations."""
     max_depth: Annotated[int, Field(ge=1)] | None = None
@@ -125,25 +152,25 @@ class GradientBoostingSettings(Section):
     l2_regularization: Annotated[float, Field(ge=0)] = 0.0
     """L2 penalty on the leaf values."""
     class_weight: Literal["balanced"] | None = None
-    """`balanced` weighs the classes by their inverse frequency."""
+    """Classes only: `balanced` weighs the classes by their inverse frequency."""
 
 
 class TrainSettings(Section):
-    model: Literal["logistic_regression", "gradient_boosting"] = "logistic_regression"
-    """The model family; its block below holds its hyperparameters."""
+    model: Literal["linear", "gradient_boosting"] = "linear"
+    """The model family, a classifier or a regressor by the task; its block below holds its hyperparameters."""
     seed: int = 42
     """The model's random state."""
     preprocess: PreprocessSettings = PreprocessSettings()
     """How features are prepared, for either family."""
-    logistic_regression: LogisticRegressionSettings = LogisticRegressionSettings()
-    """Hyperparameters with `model: logistic_regression`."""
+    linear: LinearSettings = LinearSettings()
+    """Hyperparameters with `model: linear`."""
     gradient_boosting: GradientBoostingSettings = GradientBoostingSettings()
     """Hyperparameters with `model: gradient_boosting`."""
 
     @property
-    def hyperparameters(self) -> LogisticRegressionSettings | GradientBoostingSettings:
+    def hyperparameters(self) -> LinearSettings | GradientBoostingSettings:
         """The block of the selected model family."""
-        block: LogisticRegressionSettings | GradientBoostingSettings = getattr(self, self.model)
+        block: LinearSettings | GradientBoostingSettings = getattr(self, self.model)
         return block
 
 
@@ -165,21 +192,38 @@ class TrackingSettings(Section):
     """Tracking store when `MLFLOW_TRACKING_URI` is not set."""
 
 
-Task = Literal["binary", "multiclass", "regression"]
 MetricName = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "log_loss"]
 MulticlassMetricName = Literal[
     "accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall", "log_loss",
     "roc_auc_ovr",
 ]  # fmt: skip
 RegressionMetricName = Literal["mae", "rmse", "r2"]
+AnyMetricName = MetricName | MulticlassMetricName | RegressionMetricName
+Change = Annotated[float, Field(ge=0)]
 
 
-class CompareSettings(Section):
-    """How a pull request's model is judged against the base branch's."""
+class Thresholds(Section):
+    """Per task: the metrics that decide the pull-request verdict, each with the smallest change that counts."""
 
-    thresholds: dict[MetricName, Annotated[float, Field(ge=0)]] = {"roc_auc": 0.005, "f1": 0.01}
-    """The metrics that decide the pull-request verdict, each with the smallest change that counts."""
-    shown: tuple[MetricName, ...] = (
+    binary: dict[MetricName, Change] = {"roc_auc": 0.005, "f1": 0.01}
+    """For a binary task."""
+    multiclass: dict[MulticlassMetricName, Change] = {"macro_f1": 0.01, "roc_auc_ovr": 0.005}
+    """For a multiclass task."""
+    regression: dict[RegressionMetricName, Change] = {"r2": 0.005}
+    """For a regression task (R² is scale-free; MAE and RMSE are in the target's unit)."""
+
+    @model_validator(mode="after")
+    def _decides_on_something(self) -> Thresholds:
+        empty = [task for task, chosen in self.model_dump().items() if not chosen]
+        if empty:
+            raise ValueError(f"{', '.join(empty)}: name at least one metric, or no change could be judged")
+        return self
+
+
+class Shown(Section):
+    """Per task: the rows of the report's metric table, in order."""
+
+    binary: tuple[MetricName, ...] = (
         "roc_auc",
         "average_precision",
         "f1",
@@ -188,7 +232,23 @@ class CompareSettings(Section):
         "accuracy",
         "log_loss",
     )
-    """Rows of the report's metric table, in order."""
+    """For a binary task."""
+    multiclass: tuple[MulticlassMetricName, ...] = (
+        "macro_f1", "roc_auc_ovr", "accuracy", "balanced_accuracy", "weighted_f1", "macro_precision", "macro_recall",
+        "log_loss",
+    )  # fmt: skip
+    """For a multiclass task."""
+    regression: tuple[RegressionMetricName, ...] = ("r2", "rmse", "mae")
+    """For a regression task."""
+
+
+class CompareSettings(Section):
+    """How a pull request's model is judged against the base branch's."""
+
+    thresholds: Thresholds = Thresholds()
+    """Per task, the metrics that decide the verdict, each with the smallest change that counts."""
+    shown: Shown = Shown()
+    """Per task, the rows of the report's metric table, in order."""
     bootstrap_rounds: Annotated[int, Field(ge=100, le=100_000)] = 2_000
     """Rounds of the paired bootstrap interval of each change (and of the model card's intervals)."""
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
@@ -196,11 +256,13 @@ class CompareSettings(Section):
     seed: int = 0
     """Seed of the bootstrap."""
 
-    @model_validator(mode="after")
-    def _decides_on_something(self) -> CompareSettings:
-        if not self.thresholds:
-            raise ValueError("thresholds must name at least one metric, or no change could be judged")
-        return self
+    def deciding(self, task: Task) -> dict[AnyMetricName, float]:
+        chosen: dict[AnyMetricName, float] = getattr(self.thresholds, task)
+        return chosen
+
+    def listed(self, task: Task) -> tuple[AnyMetricName, ...]:
+        chosen: tuple[AnyMetricName, ...] = getattr(self.shown, task)
+        return chosen
 
 
 class ModelCardSettings(Section):
@@ -263,9 +325,26 @@ class Settings(Section):
     monitor: MonitorSettings = MonitorSettings()
     reproducibility: ReproducibilitySettings = ReproducibilitySettings()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _embedded_source_fills_in(cls, raw: Any) -> Any:
+        """The keys left null take the embedded source's values; with a file, a null target is missing."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("data", {}), dict):
+            return raw
+        data = dict(raw.get("data", {}))
+        check = dict(raw["validate"]) if isinstance(raw.get("validate"), dict) else {}
+        preset = EMBEDDED_SOURCES.get(data.get("source", "breast_cancer"), {"id_columns": []})
+        for key, value in preset.items():
+            section = check if key == "suite" else data
+            if section.get(key) is None:
+                section[key] = value
+        if "target" in data and data["target"] is None:
+            del data["target"]  # reported as a required key
+        return {**raw, "data": data, "validate": check}
+
 
 def dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested params mapping as dotted keys (``train.logistic_regression.C``); empty mappings stay values."""
+    """A nested params mapping as dotted keys (``train.linear.C``); empty mappings stay values."""
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
@@ -333,8 +412,11 @@ def _check_files(path: Path, settings: Settings) -> None:
             raise SettingsError(f"{path}: data.path: file {str(data.path)!r} does not exist")
         if data.path.suffix.lower() not in TABLE_SUFFIXES:
             raise SettingsError(f"{path}: data.path: {str(data.path)!r} must end in one of {', '.join(TABLE_SUFFIXES)}")
-    if not settings.validate_.suite.is_file():
-        raise SettingsError(f"{path}: validate.suite: file {str(settings.validate_.suite)!r} does not exist")
+    suite = settings.validate_.suite
+    if suite is None:
+        raise SettingsError(f"{path}: validate.suite: {NO_SUITE}")
+    if not suite.is_file():
+        raise SettingsError(f"{path}: validate.suite: file {str(suite)!r} does not exist")
 
 
 def _describe(path: Path, exc: ValidationError) -> str:

@@ -25,8 +25,21 @@ from gitops_ml.core.features import feature_types
 from gitops_ml.core.files import read_table, write_json, write_text, write_with
 from gitops_ml.core.markdown import code, table
 from gitops_ml.core.settings import FeatureType, MonitorSettings, Settings
+from gitops_ml.core.target import Target, recorded
 from gitops_ml.serving import prediction_log
-from gitops_ml.serving.prediction_log import PROBABILITY_FIELD as PROBABILITY
+from gitops_ml.serving.prediction_log import LABEL_FIELD, PROBABILITY_FIELD, VALUE_FIELD
+
+# The prediction whose drift is tested, by task: the log's column and its kind.
+PREDICTION: dict[str, tuple[str, FeatureType]] = {
+    "binary": (PROBABILITY_FIELD, "numeric"),
+    "multiclass": (LABEL_FIELD, "categorical"),
+    "regression": (VALUE_FIELD, "numeric"),
+}
+PREDICTION_NAMES = {
+    PROBABILITY_FIELD: "predicted probability",
+    LABEL_FIELD: "predicted class",
+    VALUE_FIELD: "predicted value",
+}
 
 LOG_SUFFIX = ".jsonl"
 SAMPLES_SHOWN = 3
@@ -45,19 +58,23 @@ def run(settings: Settings, reference_path: Path, current_path: Path, out: Path)
         )
     if not paths.MODEL.is_file():
         raise DataError(f"{paths.MODEL}: no model to score the data with; run `make repro` or `dvc pull` first")
-    model = joblib.load(paths.MODEL)
+    model, target = joblib.load(paths.MODEL), recorded()
     features = list(types)
-    reference_scored = reference[features].assign(**{PROBABILITY: model.predict_proba(reference[features])[:, 1]})
-    logged = PROBABILITY in current.columns and current[PROBABILITY].notna().all()
-    current_scored = current[features].assign(
-        **{PROBABILITY: current[PROBABILITY] if logged else model.predict_proba(current[features])[:, 1]}
-    )
+    column, kind = PREDICTION[target.task]
+    reference_scored = reference[features].assign(**{column: predictions(model, reference[features], target)})
+    logged = column in current.columns and current[column].notna().all()
+    current_predictions = current[column] if logged else predictions(model, current[features], target)
+    if kind == "categorical":
+        current_predictions = pd.Series(current_predictions, index=current.index).astype(str)
+    current_scored = current[features].assign(**{column: current_predictions})
 
-    snapshot = evidently_report(reference_scored, current_scored, types, settings.monitor)
-    summary = summarize(snapshot.dict(), types, settings.monitor)
+    snapshot = evidently_report(reference_scored, current_scored, types, settings.monitor, (column, kind))
+    summary = summarize(snapshot.dict(), types, settings.monitor, column)
     summary["prediction"] |= {
+        "column": column,
+        "kind": kind,
         "source": "logged by the service" if logged else "recomputed with models/model.joblib",
-        **shares_above(reference_scored[PROBABILITY], current_scored[PROBABILITY], settings.evaluate.threshold),
+        **prediction_shift(reference_scored[column], current_scored[column], target, settings.evaluate.threshold),
     }
     summary["quality"] = quality(reference, current, types)
     summary["data"] = {
@@ -126,16 +143,38 @@ def conform(current: pd.DataFrame, types: dict[str, FeatureType], source: Path) 
     return conformed
 
 
+def predictions(model: Any, features: pd.DataFrame, target: Target) -> np.ndarray:
+    """The model's prediction as the service logs it: the positive class's probability, the label, or the value."""
+    if target.task == "regression":
+        return np.asarray(model.predict(features), dtype=float)
+    probabilities = model.predict_proba(features)
+    if target.task == "binary":
+        return np.asarray(probabilities[:, 1], dtype=float)
+    labels = np.asarray([str(label) for label in target.classes], dtype=object)
+    return np.asarray(labels[np.asarray(probabilities).argmax(axis=1)])
+
+
 def evidently_report(
-    reference: pd.DataFrame, current: pd.DataFrame, types: dict[str, FeatureType], monitor: MonitorSettings
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    types: dict[str, FeatureType],
+    monitor: MonitorSettings,
+    prediction: tuple[str, FeatureType],
 ) -> Any:
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
 
+    column, kind = prediction
+    kinds = {**types, column: kind}
     definition = DataDefinition(
-        numerical_columns=[c for c, k in types.items() if k == "numeric"] + [PROBABILITY],
-        categorical_columns=[c for c, k in types.items() if k == "categorical"],
+        numerical_columns=[c for c, k in kinds.items() if k == "numeric"],
+        categorical_columns=[c for c, k in kinds.items() if k == "categorical"],
+    )
+    method, threshold = (
+        (monitor.numeric_test, monitor.numeric_threshold)
+        if kind == "numeric"
+        else (monitor.categorical_test, monitor.categorical_threshold)
     )
     report = Report(
         [
@@ -147,7 +186,7 @@ def evidently_report(
                 num_threshold=monitor.numeric_threshold,
                 cat_threshold=monitor.categorical_threshold,
             ),
-            ValueDrift(column=PROBABILITY, method=monitor.numeric_test, threshold=monitor.numeric_threshold),
+            ValueDrift(column=column, method=method, threshold=threshold),
         ],
         include_tests=True,
     )
@@ -157,7 +196,9 @@ def evidently_report(
     )
 
 
-def summarize(snapshot: dict[str, Any], types: dict[str, FeatureType], monitor: MonitorSettings) -> dict[str, Any]:
+def summarize(
+    snapshot: dict[str, Any], types: dict[str, FeatureType], monitor: MonitorSettings, prediction_column: str
+) -> dict[str, Any]:
     """Per-column drift from Evidently's tests (a failed drift test is a drifted column), then the verdicts."""
     scores = {metric["id"]: metric["value"] for metric in snapshot["metrics"]}
     columns: dict[str, dict[str, Any]] = {}
@@ -170,12 +211,12 @@ def summarize(snapshot: dict[str, Any], types: dict[str, FeatureType], monitor: 
                 "threshold": params["threshold"],
                 "drifted": test["status"] == "FAIL",
             }
-    missing = [c for c in [*types, PROBABILITY] if c not in columns]
+    missing = [c for c in [*types, prediction_column] if c not in columns]
     if missing:
         raise RuntimeError(f"Evidently reported no drift test for {missing}")
     drifted = [name for name in types if columns[name]["drifted"]]
     share = len(drifted) / len(types)
-    prediction = columns[PROBABILITY]
+    prediction = columns[prediction_column]
     dataset_drift = share >= monitor.drift_share
     return {
         "drift": dataset_drift or (monitor.prediction_drift_alerts and prediction["drifted"]),
@@ -186,13 +227,31 @@ def summarize(snapshot: dict[str, Any], types: dict[str, FeatureType], monitor: 
     }
 
 
-def shares_above(reference: pd.Series, current: pd.Series, threshold: float) -> dict[str, float]:
-    return {
-        "reference_mean_probability": round(float(reference.mean()), 4),
-        "current_mean_probability": round(float(current.mean()), 4),
-        "reference_positive_share": round(float((reference >= threshold).mean()), 4),
-        "current_positive_share": round(float((current >= threshold).mean()), 4),
+def prediction_shift(reference: pd.Series, current: pd.Series, target: Target, threshold: float) -> dict[str, Any]:
+    """The predictions in training and now: the mean and the positive share (binary), the share of each
+    class (multiclass), the mean and spread (regression)."""
+    if target.task == "multiclass":
+        classes = [str(label) for label in target.classes]
+        shares = {
+            side: {label: round(float((values == label).mean()), 4) for label in classes}
+            for side, values in (("reference", reference), ("current", current))
+        }
+        return {"reference_class_shares": shares["reference"], "current_class_shares": shares["current"]}
+    found: dict[str, Any] = {
+        f"{side}_mean": round(float(values.mean()), 4)
+        for side, values in (("reference", reference), ("current", current))
     }
+    if target.task == "binary":
+        found |= {
+            f"{side}_positive_share": round(float((values >= threshold).mean()), 4)
+            for side, values in (("reference", reference), ("current", current))
+        }
+    else:
+        found |= {
+            f"{side}_std": round(float(values.std()), 4)
+            for side, values in (("reference", reference), ("current", current))
+        }
+    return found
 
 
 def quality(reference: pd.DataFrame, current: pd.DataFrame, types: dict[str, FeatureType]) -> dict[str, Any]:
@@ -243,17 +302,31 @@ def render_markdown(summary: dict[str, Any]) -> str:
             f"{column['threshold']:.4g}",
             "**yes**" if column["drifted"] else "no",
         ]
-        for name, column in [*ordered, ("predicted probability", {"kind": "prediction", **prediction})]
+        for name, column in [*ordered, (PREDICTION_NAMES[prediction["column"]], {**prediction, "kind": "prediction"})]
     ]
     lines.append(table(["column", "kind", "test", "score", "threshold", "drift"], rows, align="lllrrl"))
-    lines += [
-        "",
-        f"Predicted probabilities ({prediction['source']}): mean {prediction['reference_mean_probability']:.3f} in "
-        f"training, {prediction['current_mean_probability']:.3f} now; predicted positive "
-        f"{prediction['reference_positive_share']:.1%} in training, {prediction['current_positive_share']:.1%} now.",
-    ]
+    lines += ["", _prediction_line(prediction)]
     lines += _quality_lines(summary["quality"])
     return "\n".join(lines) + "\n"
+
+
+def _prediction_line(prediction: dict[str, Any]) -> str:
+    where = f"{PREDICTION_NAMES[prediction['column']].capitalize()} ({prediction['source']})"
+    if "reference_class_shares" in prediction:
+        before, now = prediction["reference_class_shares"], prediction["current_class_shares"]
+        shares = "; ".join(
+            f"{code(label, 60)} {before[label]:.1%} in training, {now[label]:.1%} now" for label in before
+        )
+        return f"{where}: {shares}."
+    line = f"{where}: mean {prediction['reference_mean']:.4g} in training, {prediction['current_mean']:.4g} now"
+    if "reference_positive_share" in prediction:
+        line += (
+            f"; predicted positive {prediction['reference_positive_share']:.1%} in training, "
+            f"{prediction['current_positive_share']:.1%} now"
+        )
+    else:
+        line += f"; spread (std) {prediction['reference_std']:.4g} in training, {prediction['current_std']:.4g} now"
+    return line + "."
 
 
 def _quality_lines(found: dict[str, Any]) -> list[str]:

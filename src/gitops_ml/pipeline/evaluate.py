@@ -11,58 +11,58 @@ from gitops_ml.core import paths
 from gitops_ml.core.files import read_table, write_csv, write_json
 from gitops_ml.core.lineage import file_md5
 from gitops_ml.core.settings import Settings
-from gitops_ml.quality.metrics import DECIMALS, classification_metrics
+from gitops_ml.core.target import PROBABILITY_PREFIX, Target, recorded
+from gitops_ml.quality.metrics import DECIMALS, Scored, score
 from gitops_ml.quality.plots import curve_tables, render_pngs
 
 
 def run(settings: Settings) -> dict[str, dict[str, float]]:
     model: Pipeline = joblib.load(paths.MODEL)
-    data, options = settings.data, settings.evaluate
+    target, options = recorded(), settings.evaluate
     train, test = (read_table(path) for path in (paths.TRAIN_DATA, paths.TEST_DATA))
-    scores = {"train": score(model, train, settings), "test": score(model, test, settings)}
-    results = {name: classification_metrics(*scored, options.threshold) for name, scored in scores.items()}
+    scores = {name: score_table(model, frame, target, settings) for name, frame in (("train", train), ("test", test))}
+    results = {name: scored.metrics() for name, scored in scores.items()}
     write_json(paths.METRICS, results)
 
-    is_positive, probability = scores["test"]
-
-    predictions = predictions_table(test, probability, settings)
-    write_csv(paths.PREDICTIONS, predictions)
-    tables = curve_tables(is_positive, probability, bins=options.calibration_bins, max_points=options.curve_points)
+    tested = scores["test"]
+    write_csv(paths.PREDICTIONS, predictions_table(test, tested, target, settings))
+    tables = curve_tables(tested, target.classes, bins=options.calibration_bins, max_points=options.curve_points)
     for name, table in tables.items():
         write_csv(paths.PLOTS_DIR / f"{name}.csv", table)
-    labels = [str(label) for label in data.classes]
-    render_pngs(tables, predictions["actual"], predictions["predicted"], labels, paths.PLOTS_DIR)
+    render_pngs(tested, tables, target.classes, paths.FIGURES_DIR)
 
-    headline = results["test"]
-    print(
-        f"evaluate: test roc_auc {headline['roc_auc']:.4f}, f1 {headline['f1']:.4f}, "
-        f"accuracy {headline['accuracy']:.4f} "
-        f"-> {paths.METRICS}"
-    )
+    headline = ", ".join(f"{name} {results['test'][name]:.4f}" for name in settings.compare.listed(target.task)[:3])
+    print(f"evaluate: {target.task}, test {headline} -> {paths.METRICS}")
     if settings.tracking.enabled:
         log_evaluation(settings, results)
     return results
 
 
-def score(model: Pipeline, frame: pd.DataFrame, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """Whether each row is the positive class, and the model's probability that it is."""
-    probability = model.predict_proba(frame[list(model.feature_names_in_)])[:, 1]
-    return (frame[settings.data.target] == settings.data.positive_class).to_numpy(), probability
+def score_table(model: Pipeline, frame: pd.DataFrame, target: Target, settings: Settings) -> Scored:
+    features = frame[list(model.feature_names_in_)]
+    return score(model, features, target.encode(frame[settings.data.target]), target, settings.evaluate.threshold)
 
 
-def predictions_table(test: pd.DataFrame, probability: np.ndarray, settings: Settings) -> pd.DataFrame:
-    """One row per test record: its ids (or position), actual and predicted labels, and the probability.
+def predictions_table(test: pd.DataFrame, scored: Scored, target: Target, settings: Settings) -> pd.DataFrame:
+    """One row per test record: its ids (or position), then what the pull-request report pairs with
+    main's to compare the two models on the same records (``quality.compare.Predictions.from_csv``):
 
-    The pull-request report pairs these rows with main's to compare the two models on the same records.
+    - binary: actual and predicted labels, and the positive class's ``probability``;
+    - multiclass: actual and predicted labels, and one ``probability:<class>`` column per class;
+    - regression: ``actual_value`` and ``predicted_value``.
     """
     data = settings.data
     ids = test[list(data.id_columns)] if data.id_columns else pd.DataFrame({"row": range(len(test))})
-    positive, negative = str(data.positive_class), str(data.negative_class)
-    return ids.assign(
-        actual=test[data.target].astype(str).to_numpy(),
-        predicted=np.where(probability >= settings.evaluate.threshold, positive, negative),
-        probability=probability.round(DECIMALS),
-    )
+    if target.task == "regression":
+        return ids.assign(actual_value=scored.actual, predicted_value=scored.predicted.round(DECIMALS))
+    labels = np.array([str(label) for label in target.classes], dtype=object)
+    if target.task == "binary":
+        predicted, actual = labels[scored.predicted.astype(int)], labels[scored.actual.astype(int)]
+        return ids.assign(actual=actual, predicted=predicted, probability=scored.scores.round(DECIMALS))
+    probabilities = {
+        f"{PROBABILITY_PREFIX}{label}": scored.scores[:, i].round(DECIMALS) for i, label in enumerate(labels)
+    }
+    return ids.assign(actual=labels[scored.actual], predicted=labels[scored.predicted], **probabilities)
 
 
 def log_evaluation(settings: Settings, results: dict[str, dict[str, float]]) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 from gitops_ml.core import paths
 from gitops_ml.core.errors import DataError
 from gitops_ml.core.files import missing_markers, read_table, write_table
-from gitops_ml.core.settings import DataSettings, Settings
+from gitops_ml.core.settings import EMBEDDED_SOURCES, DataSettings, Settings
 
 
 def run(settings: Settings) -> pd.DataFrame:
@@ -30,28 +30,44 @@ def report_markers(data: DataSettings, columns_with_gaps: list[str]) -> None:
 
 
 def load_source(data: DataSettings) -> pd.DataFrame:
-    if data.source == "breast_cancer":
-        return load_breast_cancer()
     if data.source == "synthetic":
         from gitops_ml.pipeline.synthetic import make_churn_table
 
         return make_churn_table(data.synthetic.rows, data.synthetic.seed)
+    if data.source in EMBEDDED:
+        return load_embedded(data.source)
     return read_table(data.path, data.missing_values)
 
 
-def load_breast_cancer() -> pd.DataFrame:
-    """scikit-learn's Wisconsin breast cancer table (shipped in the package, no download).
+# scikit-learn's tables shipped in the package (no download): the loader, and new names where
+# scikit-learn's say nothing. Their target and id column are named in settings.EMBEDDED_SOURCES.
+EMBEDDED = {
+    "breast_cancer": ("load_breast_cancer", {}),
+    "wine": ("load_wine", {}),
+    "diabetes": (
+        "load_diabetes",
+        {"s1": "total_cholesterol", "s2": "ldl", "s3": "hdl", "s4": "cholesterol_hdl_ratio",
+         "s5": "log_triglycerides", "s6": "glucose"},
+    ),
+}  # fmt: skip
 
-    Column names become snake_case so they are valid field names in the service's API, an id column
-    is added, and the 0/1 target becomes its labels.
+
+def load_embedded(source: str) -> pd.DataFrame:
+    """One of scikit-learn's embedded tables, with an id column first and the target last.
+
+    Column names become snake_case so they are valid field names in the service's API; a class
+    target becomes its labels (``malignant``, ``class_0``); diabetes keeps its measured units.
     """
-    from sklearn.datasets import load_breast_cancer as sklearn_loader
+    from sklearn import datasets
 
-    bunch = sklearn_loader(as_frame=True)
-    features: pd.DataFrame = bunch.data.rename(columns=snake_case)
-    labels = pd.Series(bunch.target_names[bunch.target], name="diagnosis")
-    sample_id = pd.Series(range(1, len(features) + 1), name="sample_id")
-    return pd.concat([sample_id, features, labels], axis=1)
+    loader, names = EMBEDDED[source]
+    target, (id_column,) = EMBEDDED_SOURCES[source]["target"], EMBEDDED_SOURCES[source]["id_columns"]
+    options = {"scaled": False} if source == "diabetes" else {}
+    bunch = getattr(datasets, loader)(as_frame=True, **options)
+    features: pd.DataFrame = bunch.data.rename(columns=lambda name: names.get(name, snake_case(name)))
+    values = bunch.target_names[bunch.target] if "target_names" in bunch else bunch.target.to_numpy()
+    ids = pd.Series(range(1, len(features) + 1), name=id_column)
+    return pd.concat([ids, features, pd.Series(values, name=target)], axis=1)
 
 
 def apply_feature_types(frame: pd.DataFrame, data: DataSettings) -> pd.DataFrame:

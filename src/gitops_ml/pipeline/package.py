@@ -23,6 +23,7 @@ from gitops_ml.core.features import feature_types
 from gitops_ml.core.files import read_table, write_json, write_with
 from gitops_ml.core.lineage import file_md5
 from gitops_ml.core.settings import Settings, training_params
+from gitops_ml.core.target import Target, recorded
 
 MODEL_NAME = NAME
 MAX_LISTED_CATEGORIES = 50
@@ -38,20 +39,31 @@ def run(settings: Settings) -> str:
 
 
 def bundle_metadata(settings: Settings, train: pd.DataFrame) -> dict[str, Any]:
-    data = settings.data
+    data, target = settings.data, recorded()
     return {
         "name": MODEL_NAME,
         "model_md5": file_md5(paths.MODEL),
         "features": feature_schema(train, settings),
         "id_columns": [name for name in data.id_columns if name in train],  # sent back with each prediction
         "target": data.target,
-        "positive_class": data.positive_class,
-        "negative_class": data.negative_class,
-        "threshold": settings.evaluate.threshold,
+        "task": target.task,
+        "classes": list(target.classes),  # binary: negative, positive; multiclass: the model's order
+        **answer_metadata(settings, target, train[data.target]),
         "metrics": json.loads(paths.METRICS.read_text())["test"],
         "params": training_params(settings),
         "data": {"train_md5": file_md5(paths.TRAIN_DATA), "test_md5": file_md5(paths.TEST_DATA)},
     }
+
+
+def answer_metadata(settings: Settings, target: Target, values: pd.Series) -> dict[str, Any]:
+    """What the service needs to answer: binary, the classes and threshold; regression, the training
+    range of the target (the buckets of its histogram of predictions)."""
+    if target.task == "binary":
+        negative, positive = target.classes
+        return {"positive_class": positive, "negative_class": negative, "threshold": settings.evaluate.threshold}
+    if target.task == "regression":
+        return {"target_range": [float(values.min()), float(values.max())]}
+    return {}
 
 
 def feature_schema(train: pd.DataFrame, settings: Settings) -> list[dict[str, Any]]:

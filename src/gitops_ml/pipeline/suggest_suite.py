@@ -17,8 +17,8 @@ from gitops_ml.core.features import feature_types
 from gitops_ml.core.files import read_table, write_json
 from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline.ingest import apply_feature_types
+from gitops_ml.pipeline.validate import NUMBERS
 
-NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
 MAX_CATEGORIES = 50
 
 
@@ -43,7 +43,7 @@ def suggest(frame: pd.DataFrame, settings: Settings, *, name: str, margin: float
         if values.notna().all():
             expectations.append(_expect("expect_column_values_to_not_be_null", column))
         if kind == "numeric":
-            expectations.append(_expect("expect_column_values_to_be_in_type_list", column, type_list=NUMERIC_TYPES))
+            expectations.append(_expect("expect_column_values_to_be_in_type_list", column, type_list=NUMBERS))
             expectations.append(_expect("expect_column_values_to_be_between", column, **_widened(values, margin)))
         else:
             # The values as the data holds them (text, after ingest's conversions), not their str().

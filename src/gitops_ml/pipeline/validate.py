@@ -18,9 +18,12 @@ from gitops_ml.core import paths
 from gitops_ml.core.errors import DataError, DataValidationError
 from gitops_ml.core.files import read_table, write_json, write_text
 from gitops_ml.core.markdown import table
-from gitops_ml.core.settings import Settings
+from gitops_ml.core.settings import NO_SUITE, Settings
+from gitops_ml.core.target import Target, decide
 
 SAMPLE_SIZE = 5
+MIN_CLASS_ROWS = 2
+NUMBERS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
 TYPE_EXPECTATIONS = ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type")
 
 DESCRIPTIONS = {
@@ -56,6 +59,7 @@ class Report:
     suite: str
     evaluated: int
     failures: list[Failure]
+    target: dict[str, Any] | None = None  # the task and its classes (core.target), read by every later stage
 
 
 def run(settings: Settings) -> Report:
@@ -69,9 +73,11 @@ def run(settings: Settings) -> Report:
     return report
 
 
-def expectations(settings: Settings) -> list[dict[str, Any]]:
-    """The checked-in suite's expectations followed by those derived from params.yaml."""
+def expectations(settings: Settings, target: Target | None = None) -> list[dict[str, Any]]:
+    """The checked-in suite's expectations followed by those derived from params.yaml and the target."""
     suite_path = settings.validate_.suite
+    if suite_path is None:
+        raise DataError(f"validate.suite: {NO_SUITE}")
     try:
         suite = json.loads(suite_path.read_text())
         listed = [{"type": e["type"], "kwargs": e.get("kwargs", {})} for e in suite["expectations"]]
@@ -83,11 +89,18 @@ def expectations(settings: Settings) -> list[dict[str, Any]]:
         {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": settings.validate_.min_rows}},
         {"type": "expect_column_to_exist", "kwargs": {"column": data.target}},
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": data.target}},
-        {
-            "type": "expect_column_values_to_be_in_set",
-            "kwargs": {"column": data.target, "value_set": list(data.classes)},
-        },
     ]
+    if target is not None and target.task == "binary":
+        derived.append(
+            {
+                "type": "expect_column_values_to_be_in_set",
+                "kwargs": {"column": data.target, "value_set": list(target.classes)},
+            }
+        )
+    elif target is not None and target.task == "regression":
+        derived.append(
+            {"type": "expect_column_values_to_be_in_type_list", "kwargs": {"column": data.target, "type_list": NUMBERS}}
+        )
     derived += [{"type": "expect_column_to_exist", "kwargs": {"column": c}} for c in data.id_columns]
     if len(data.id_columns) == 1:
         derived.append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": data.id_columns[0]}})
@@ -99,7 +112,9 @@ def expectations(settings: Settings) -> list[dict[str, Any]]:
 
 
 def validate(frame: pd.DataFrame, settings: Settings, *, data_path: Path) -> Report:
-    configs = expectations(settings)
+    column = settings.data.target
+    target = decide(settings.data, frame[column]) if column in frame.columns else None
+    configs = expectations(settings, target)
     results = _run_gx(frame, configs)
     missing = sorted({c for cfg in configs if (c := cfg["kwargs"].get("column")) and c not in frame.columns})
     mistyped = {
@@ -115,15 +130,36 @@ def validate(frame: pd.DataFrame, settings: Settings, *, data_path: Path) -> Rep
         and cfg["kwargs"].get("column") not in missing
         and (cfg["type"] in TYPE_EXPECTATIONS or cfg["kwargs"].get("column") not in mistyped)
     ]
+    if target is not None and target.is_classification and not failures:
+        failures += _rare_classes(frame[column])
     return Report(
         success=not failures,
         data=str(data_path),
         rows=len(frame),
         columns=frame.shape[1],
         suite=str(settings.validate_.suite),
-        evaluated=len(configs),
+        evaluated=len(configs) + bool(target and target.is_classification),
         failures=failures,
+        target=target.as_json() if target is not None and not failures else None,
     )
+
+
+def _rare_classes(values: pd.Series) -> list[Failure]:
+    """A class with one row cannot be in both splits (the split is stratified): one failure naming them."""
+    counts = values.astype(str).value_counts()
+    rare = counts[counts < MIN_CLASS_ROWS]
+    if rare.empty:
+        return []
+    return [
+        Failure(
+            expectation="each class has at least 2 rows",
+            column=str(values.name),
+            description=f"classes with fewer than {MIN_CLASS_ROWS} rows (one for each split)",
+            expected={"min_rows_per_class": MIN_CLASS_ROWS},
+            unexpected_count=int(rare.sum()),
+            sample_values=sorted(rare.index)[:SAMPLE_SIZE],
+        )
+    ]
 
 
 def _missing_column(column: str) -> Failure:

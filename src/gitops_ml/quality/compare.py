@@ -3,38 +3,71 @@
 Used by the pull-request report. When both models were scored on the same test records, each
 bootstrap round resamples those records once and scores both models on the sample, so the
 interval is that of the difference, not of two independent estimates. Metrics are computed
-vectorised over all rounds at once (a few milliseconds for thousands of rounds), and agree with
+vectorised over the rounds, a bounded chunk at a time (milliseconds for thousands of rounds), and agree with
 scikit-learn's on the full sample (a test holds them to it).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from gitops_ml.core.settings import MetricName
-from gitops_ml.quality.metrics import METRICS
+from gitops_ml.core.errors import PipelineError
+from gitops_ml.core.settings import AnyMetricName
+from gitops_ml.core.target import PROBABILITY_PREFIX, Target
+from gitops_ml.quality.metrics import TASK_METRICS, Scored, lower_is_better
 
 Verdict = Literal["better", "worse", "unchanged"]
 
 
-@dataclass(frozen=True)
-class Predictions:
-    """One model's test-set predictions: record ids, actual class, predicted class and probability."""
+# Elements of one chunk of resampled rows (rounds x records x classes): bounds the bootstrap's memory
+# on a large test set, where all rounds at once would take gigabytes.
+CHUNK_ELEMENTS = 4_000_000
 
-    ids: np.ndarray
-    is_positive: np.ndarray
-    predicted_positive: np.ndarray
-    probability: np.ndarray
+
+@dataclass(frozen=True)
+class Predictions(Scored):
+    """One model's test-set predictions, by record id; ``classes`` name the class indices."""
+
+    ids: np.ndarray = field(default_factory=lambda: np.array([], dtype=str))
+    classes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_csv(cls, csv_text: str, id_columns: Sequence[str], target: Target) -> Predictions:
+        """The evaluate stage's predictions.csv (``pipeline.evaluate.predictions_table``) as arrays;
+        records keyed by their id columns (joined)."""
+        import pandas as pd
+
+        frame = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
+        ids = frame[list(id_columns)].agg("\x1f".join, axis=1) if id_columns else frame.index.astype(str)
+        classes = tuple(str(label) for label in target.classes)
+        if target.task == "regression":
+            values = frame[["actual_value", "predicted_value"]].astype(float).to_numpy()
+            return cls("regression", values[:, 0], values[:, 1], values[:, 1], ids.to_numpy(dtype=str))
+        index = {label: i for i, label in enumerate(classes)}
+        codes = frame[["actual", "predicted"]].apply(lambda column: column.map(index))
+        if codes.isna().to_numpy().any():
+            raise PipelineError(f"predictions.csv: labels outside the classes {list(classes)}")
+        actual, predicted = (codes[column].to_numpy(dtype=int) for column in ("actual", "predicted"))
+        if target.task == "binary":
+            probability = frame["probability"].astype(float).to_numpy()
+            return cls("binary", actual == 1, predicted == 1, probability, ids.to_numpy(dtype=str), classes)
+        probabilities = frame[[f"{PROBABILITY_PREFIX}{label}" for label in classes]].astype(float).to_numpy()
+        return cls("multiclass", actual, predicted, probabilities, ids.to_numpy(dtype=str), classes)
+
+    def take(self, index: np.ndarray) -> Predictions:
+        return Predictions(
+            self.task, self.actual[index], self.predicted[index], self.scores[index], self.ids[index], self.classes
+        )
 
 
 @dataclass(frozen=True)
 class MetricChange:
-    metric: MetricName
+    metric: AnyMetricName
     base: float | None
     new: float | None
     low: float | None = None  # bootstrap interval of new - base, when the test sets match
@@ -48,7 +81,7 @@ class MetricChange:
     @property
     def improvement(self) -> float | None:
         """The change in the metric's good direction (positive is better)."""
-        return None if self.delta is None else (-self.delta if METRICS[self.metric].lower_is_better else self.delta)
+        return None if self.delta is None else (-self.delta if lower_is_better(self.metric) else self.delta)
 
     @property
     def verdict(self) -> Verdict:
@@ -65,50 +98,62 @@ class MetricChange:
 
 
 def same_test_set(base: Predictions, new: Predictions) -> bool:
-    """Both models scored the same records with the same labels (in any order)."""
-    if len(base.ids) != len(new.ids):
+    """Both models scored the same records with the same actual values (in any order), for the same task."""
+    if (base.task, base.classes, len(base.ids)) != (new.task, new.classes, len(new.ids)):
         return False
-    b, n = np.argsort(base.ids, kind="stable"), np.argsort(new.ids, kind="stable")
-    return bool(np.array_equal(base.ids[b], new.ids[n]) and np.array_equal(base.is_positive[b], new.is_positive[n]))
+    base, new = aligned(base, new)
+    return bool(np.array_equal(base.ids, new.ids) and np.array_equal(base.actual, new.actual))
 
 
 def aligned(base: Predictions, new: Predictions) -> tuple[Predictions, Predictions]:
     """Both prediction sets in record-id order, so row i is the same record in each."""
-    return _sorted(base), _sorted(new)
-
-
-def _sorted(p: Predictions) -> Predictions:
-    order = np.argsort(p.ids, kind="stable")
-    return Predictions(p.ids[order], p.is_positive[order], p.predicted_positive[order], p.probability[order])
+    return base.take(np.argsort(base.ids, kind="stable")), new.take(np.argsort(new.ids, kind="stable"))
 
 
 def paired_bootstrap(
-    base: Predictions, new: Predictions, metrics: Sequence[MetricName], *, rounds: int, confidence: float, seed: int
+    base: Predictions, new: Predictions, metrics: Sequence[AnyMetricName], *, rounds: int, confidence: float, seed: int
 ) -> dict[str, tuple[float, float]]:
     """Percentile interval of ``metric(new) - metric(base)`` over resamples of the shared test records.
 
     Rounds where a metric is undefined (a resample with one class only, for ROC AUC) are left out.
     """
     base, new = aligned(base, new)
-    index = _resamples(len(base.ids), rounds, seed)
-    return {
-        metric: _interval(
-            METRICS[metric].per_row(*_sample(new, index)) - METRICS[metric].per_row(*_sample(base, index)), confidence
-        )
-        for metric in metrics
-    }
+    table = TASK_METRICS[new.task]
+    differences = _per_round(
+        lambda sample: {
+            m: table[m].per_row(*_sample(new, sample)) - table[m].per_row(*_sample(base, sample)) for m in metrics
+        },
+        new,
+        rounds,
+        seed,
+    )
+    return {metric: _interval(values, confidence) for metric, values in differences.items()}
 
 
 def bootstrap(
-    predictions: Predictions, metrics: Sequence[MetricName], *, rounds: int, confidence: float, seed: int
+    predictions: Predictions, metrics: Sequence[AnyMetricName], *, rounds: int, confidence: float, seed: int
 ) -> dict[str, tuple[float, float]]:
     """Percentile interval of each metric of one model over resamples of its test records."""
-    index = _resamples(len(predictions.ids), rounds, seed)
-    return {metric: _interval(METRICS[metric].per_row(*_sample(predictions, index)), confidence) for metric in metrics}
+    table = TASK_METRICS[predictions.task]
+    values = _per_round(
+        lambda sample: {m: table[m].per_row(*_sample(predictions, sample)) for m in metrics}, predictions, rounds, seed
+    )
+    return {metric: _interval(found, confidence) for metric, found in values.items()}
 
 
-def _resamples(records: int, rounds: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, records, size=(rounds, records))
+def _per_round(
+    compute: Callable[[np.ndarray], dict[AnyMetricName, np.ndarray]], predictions: Predictions, rounds: int, seed: int
+) -> dict[AnyMetricName, np.ndarray]:
+    """``compute`` over ``rounds`` resamples of the records, a chunk of rounds at a time; the same
+    resamples whatever the chunk size (one generator, drawn in order)."""
+    records = len(predictions.ids)
+    width = records * (predictions.scores.shape[1] if predictions.scores.ndim > 1 else 1)
+    chunk = max(1, CHUNK_ELEMENTS // max(1, width))
+    generator = np.random.default_rng(seed)
+    parts: list[dict[AnyMetricName, np.ndarray]] = []
+    for start in range(0, rounds, chunk):
+        parts.append(compute(generator.integers(0, records, size=(min(chunk, rounds - start), records))))
+    return {metric: np.concatenate([part[metric] for part in parts]) for metric in parts[0]}
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -118,14 +163,14 @@ def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
 
 
 def _sample(p: Predictions, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return p.is_positive[index], p.predicted_positive[index], p.probability[index]
+    return p.actual[index], p.predicted[index], p.scores[index]
 
 
 def compare(
     base_metrics: Mapping[str, float],
     new_metrics: Mapping[str, float],
-    shown: Sequence[MetricName],
-    thresholds: Mapping[MetricName, float],
+    shown: Sequence[AnyMetricName],
+    thresholds: Mapping[AnyMetricName, float],
     intervals: Mapping[str, tuple[float, float]] | None = None,
 ) -> list[MetricChange]:
     """One row per metric shown (deciding metrics first), with its interval when there is one."""
@@ -146,18 +191,3 @@ def overall(changes: list[MetricChange]) -> Verdict:
     if "worse" in verdicts:
         return "worse"
     return "better" if "better" in verdicts else "unchanged"
-
-
-def predictions_from_csv(csv_text: str, id_columns: Sequence[str], positive_class: object) -> Predictions:
-    """The evaluate stage's predictions.csv as arrays; records keyed by their id columns (joined)."""
-    import pandas as pd
-
-    frame = pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
-    ids = frame[list(id_columns)].agg("\x1f".join, axis=1) if id_columns else frame.index.astype(str)
-    positive = str(positive_class)
-    return Predictions(
-        ids=ids.to_numpy(dtype=str),
-        is_positive=(frame["actual"] == positive).to_numpy(),
-        predicted_positive=(frame["predicted"] == positive).to_numpy(),
-        probability=frame["probability"].astype(float).to_numpy(),
-    )

@@ -23,7 +23,9 @@ from numpy.typing import ArrayLike
 from scipy.stats import rankdata
 from sklearn import metrics as skm
 
-from gitops_ml.core.settings import MetricName, MulticlassMetricName, RegressionMetricName, Task
+from gitops_ml.core.errors import PipelineError
+from gitops_ml.core.settings import AnyMetricName, MetricName, MulticlassMetricName, RegressionMetricName, Task
+from gitops_ml.core.target import Target
 
 DECIMALS = 6
 
@@ -37,15 +39,36 @@ class Metric:
     lower_is_better: bool = False
 
 
-def classification_metrics(is_positive: ArrayLike, probability: ArrayLike, threshold: float) -> dict[str, float]:
-    """Threshold metrics at ``threshold`` and ranking metrics on the positive-class probability.
+@dataclass(frozen=True)
+class Scored:
+    """A model's predictions of labelled rows, as the metrics take them: (actual, predicted, scores)."""
 
-    Rounded so that identical predictions always serialise to identical bytes.
-    """
-    y = np.asarray(is_positive, dtype=bool)
-    p = np.asarray(probability, dtype=float)
-    predicted = p >= threshold
-    return {name: round(float(metric.score(y, predicted, p)), DECIMALS) for name, metric in METRICS.items()}
+    task: Task
+    actual: np.ndarray
+    predicted: np.ndarray
+    scores: np.ndarray
+
+    def metrics(self) -> dict[str, float]:
+        """Every metric of the task, rounded so that identical predictions serialise to identical bytes."""
+        return {
+            name: round(float(metric.score(self.actual, self.predicted, self.scores)), DECIMALS)
+            for name, metric in TASK_METRICS[self.task].items()
+        }
+
+
+def score(model: Any, features: Any, actual: ArrayLike, target: Target, threshold: float) -> Scored:
+    """``model`` (trained on ``target.encode``'s values) on ``features``; binary positive at ``threshold``."""
+    y = np.asarray(actual)
+    if target.task == "regression":
+        predicted = np.asarray(model.predict(features), dtype=float)
+        return Scored("regression", y.astype(float), predicted, predicted)
+    probabilities = np.asarray(model.predict_proba(features), dtype=float)
+    if probabilities.shape[1] != len(target.classes):
+        raise PipelineError(f"the model knows {probabilities.shape[1]} classes, the data {len(target.classes)}")
+    if target.task == "binary":
+        p = probabilities[:, 1]
+        return Scored("binary", y.astype(bool), p >= threshold, p)
+    return Scored("multiclass", y.astype(int), probabilities.argmax(axis=1), probabilities)
 
 
 def _accuracy(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
@@ -226,3 +249,13 @@ TASK_METRICS: dict[Task, dict[Any, Metric]] = {
     "multiclass": dict(MULTICLASS_METRICS),
     "regression": dict(REGRESSION_METRICS),
 }
+
+
+def lower_is_better(metric: AnyMetricName) -> bool:
+    """The metric's direction (a name means the same in every task that has it)."""
+    return any(metric in table and table[metric].lower_is_better for table in TASK_METRICS.values())
+
+
+def task_of(metrics: dict[str, float]) -> Task | None:
+    """The task whose metrics these are (a metrics.json's names), or None."""
+    return next((task for task, table in TASK_METRICS.items() if set(metrics) == set(table)), None)

@@ -22,12 +22,17 @@ from gitops_ml.core.features import infer_type
 from gitops_ml.core.files import write_text
 from gitops_ml.core.git import git
 from gitops_ml.core.lineage import git_commit
-from gitops_ml.core.settings import MetricName, Settings, training_params
+from gitops_ml.core.settings import AnyMetricName, Settings, Task, training_params
+from gitops_ml.core.target import Target, recorded
 from gitops_ml.pipeline.restore import locked_stages
-from gitops_ml.quality.compare import Predictions, bootstrap, predictions_from_csv
-from gitops_ml.quality.metrics import METRICS
+from gitops_ml.quality.compare import Predictions, bootstrap
+from gitops_ml.quality.metrics import TASK_METRICS
 
-SLICE_METRICS: tuple[MetricName, ...] = ("accuracy", "f1", "roc_auc")
+SLICE_METRICS: dict[Task, tuple[AnyMetricName, ...]] = {
+    "binary": ("accuracy", "f1", "roc_auc"),
+    "multiclass": ("accuracy", "macro_f1"),
+    "regression": ("mae", "rmse", "r2"),
+}
 # In the example intended-use text until a team writes its own (the marker goes with the example).
 SLICE_QUANTILES = 4
 EXAMPLE_MARKER = "<!-- gitops-ml: example text -->"
@@ -48,14 +53,13 @@ def render(settings: Settings, version: str | None = None) -> str:
     if not settings.model_card.intended_use.is_file():
         raise PipelineError(f"model_card.intended_use: file {str(settings.model_card.intended_use)!r} does not exist")
     train, test = pd.read_parquet(paths.TRAIN_DATA), pd.read_parquet(paths.TEST_DATA)
-    predictions = predictions_from_csv(
-        paths.PREDICTIONS.read_text(), settings.data.id_columns, settings.data.positive_class
-    )
+    target = recorded()
+    predictions = Predictions.from_csv(paths.PREDICTIONS.read_text(), settings.data.id_columns, target)
     sections = [
-        "# Model card: gitops-ml classifier",
-        _details(settings, version),
+        f"# Model card: gitops-ml {'regressor' if target.task == 'regression' else 'classifier'}",
+        _details(settings, target, version),
         "## Intended use and limitations\n\n" + _intended_use(settings),
-        _training_data(settings, train, test),
+        _training_data(settings, target, train, test),
         _evaluation(settings, predictions, test),
         _validation(),
         _reproduce(),
@@ -63,7 +67,7 @@ def render(settings: Settings, version: str | None = None) -> str:
     return "\n\n".join(sections) + "\n"
 
 
-def _details(settings: Settings, version: str | None) -> str:
+def _details(settings: Settings, target: Target, version: str | None) -> str:
     commit = git_commit()["git_commit"]
     date = git("show", "-s", "--format=%cs", "HEAD", check=False) or "unknown"
     params = training_params(settings)
@@ -72,27 +76,57 @@ def _details(settings: Settings, version: str | None) -> str:
         ("Git commit", f"`{commit}`"),
         ("Date (of the commit)", date),
         ("Family", f"scikit-learn pipeline: preprocessing, then `{settings.train.model}`"),
-        ("Predicts", f"probability that `{settings.data.target}` is `{settings.data.positive_class}` "
-                     f"(else `{settings.data.negative_class}`), positive at {settings.evaluate.threshold}"),
-    ]  # fmt: skip
+        ("Predicts", _predicts(settings, target)),
+    ]
     table = markdown.table(["", ""], [[f"**{k}**", v] for k, v in rows])
     params_table = markdown.table(["Parameter", "Value"], [[f"`{k}`", f"`{v}`"] for k, v in sorted(params.items())])
     return f"## Model details\n\n{table}\n\n{params_table}"
 
 
-def _training_data(settings: Settings, train: pd.DataFrame, test: pd.DataFrame) -> str:
+def _predicts(settings: Settings, target: Target) -> str:
+    column = f"`{settings.data.target}`"
+    if target.task == "binary":
+        negative, positive = target.classes
+        return (
+            f"probability that {column} is `{positive}` (else `{negative}`), positive at {settings.evaluate.threshold}"
+        )
+    if target.task == "multiclass":
+        classes = ", ".join(f"`{label}`" for label in target.classes)
+        return f"the probability of each class of {column} ({classes}); the most probable is the label"
+    return f"the value of {column} (regression)"
+
+
+def _training_data(settings: Settings, target: Target, train: pd.DataFrame, test: pd.DataFrame) -> str:
     data = settings.data
     source = f"`{data.source}`" + (f" (`{data.path}`)" if data.source == "file" else "")
-    positive = str(data.positive_class)
-    rows = [
-        [name, f"{len(frame):,}", f"{(frame[data.target].astype(str) == positive).mean():.1%}"]
-        for name, frame in (("train", train), ("test", test))
-    ]
+    splits = (("train", train), ("test", test))
+    if target.task == "regression":
+        headers = ["Split", "Rows", f"Mean {data.target}", "Std", "Min", "Max"]
+        rows = [
+            [
+                name,
+                f"{len(frame):,}",
+                *(f"{getattr(frame[data.target], stat)():.4g}" for stat in ("mean", "std", "min", "max")),
+            ]
+            for name, frame in splits
+        ]
+    else:
+        shown = target.classes[1:] if target.task == "binary" else target.classes
+        headers = ["Split", "Rows", *(f"Share `{label}`" for label in shown)]
+        rows = [
+            [
+                name,
+                f"{len(frame):,}",
+                *(f"{(frame[data.target].astype(str) == str(label)).mean():.1%}" for label in shown),
+            ]
+            for name, frame in splits
+        ]
+    stratified = ", stratified by class" if target.is_classification else ""
     return (
         "## Training data\n\n"
         f"Source {source}; the ingested table's DVC hash (md5, `dvc.lock`): `{raw_data_md5()}`. "
-        f"Split {1 - settings.split.test_size:.0%} / {settings.split.test_size:.0%}, stratified, seed "
-        f"{settings.split.seed}.\n\n" + markdown.table(["Split", "Rows", f"Share `{positive}`"], rows)
+        f"Split {1 - settings.split.test_size:.0%} / {settings.split.test_size:.0%}{stratified}, seed "
+        f"{settings.split.seed}.\n\n" + markdown.table(headers, rows)
     )
 
 
@@ -101,7 +135,7 @@ def _evaluation(settings: Settings, predictions: Predictions, test: pd.DataFrame
     compared = settings.compare
     intervals = bootstrap(
         predictions,
-        list(METRICS),  # the metrics.json lists
+        list(TASK_METRICS[predictions.task]),  # the metrics.json lists
         rounds=compared.bootstrap_rounds,
         confidence=compared.confidence,
         seed=compared.seed,
@@ -125,18 +159,16 @@ def _slices(settings: Settings, predictions: Predictions, test: pd.DataFrame) ->
     if ids and not np.array_equal(test[ids].astype(str).agg("\x1f".join, axis=1).to_numpy(), predictions.ids):
         raise PipelineError(f"{paths.PREDICTIONS} and {paths.TEST_DATA} do not list the same records in order")
     parts = []
+    table, chosen = TASK_METRICS[predictions.task], SLICE_METRICS[predictions.task]
     for column in settings.model_card.slices:
         numeric = (settings.data.feature_types.get(column) or infer_type(test[column])) == "numeric"
         rows = []
         for name, mask in _groups(test[column], numeric=numeric):
-            y, pred, p = (
-                predictions.is_positive[mask],
-                predictions.predicted_positive[mask],
-                predictions.probability[mask],
-            )
-            values = [float(METRICS[m].per_row(y, pred, p)) for m in SLICE_METRICS]
-            rows.append([f"`{name}`", f"{mask.sum():,}", f"{y.mean():.1%}", *(_metric(v) for v in values)])
-        headers = [f"`{column}`", "Records", "Positive", *SLICE_METRICS]
+            sample = predictions.take(np.flatnonzero(mask))
+            values = [float(table[m].per_row(sample.actual, sample.predicted, sample.scores)) for m in chosen]
+            share = [f"{sample.actual.mean():.1%}"] if predictions.task == "binary" else []
+            rows.append([f"`{name}`", f"{mask.sum():,}", *share, *(_metric(v) for v in values)])
+        headers = [f"`{column}`", "Records", *(["Positive"] if predictions.task == "binary" else []), *chosen]
         per = f"quartile of the test set's `{column}`" if numeric else f"category of `{column}`"
         parts.append(f"Per {per}:\n\n" + markdown.table(headers, rows))
     return "\n\n".join(parts)
@@ -171,7 +203,7 @@ def _without_comments(markdown: str) -> str:
 
 
 def _metric(value: float) -> str:
-    return "n/a (one class)" if np.isnan(value) else f"{value:.4f}"
+    return "n/a (one class)" if np.isnan(value) else f"{value:.4f}"  # ROC AUC of a slice without both classes
 
 
 def _validation() -> str:

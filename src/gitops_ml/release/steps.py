@@ -35,6 +35,7 @@ from gitops_ml.core.files import write_json, write_text
 from gitops_ml.core.git import git
 from gitops_ml.core.github_api import GitHub
 from gitops_ml.core.settings import Settings, changed_params, training_params
+from gitops_ml.core.target import recorded
 from gitops_ml.pipeline.package import MODEL_NAME, model_tag
 from gitops_ml.quality.compare import MetricChange, compare
 from gitops_ml.release import bento, model_card, registry
@@ -98,7 +99,7 @@ def gate(settings: Settings, github: GitHub, summary: Path | None) -> bool:
         text = "### Promotion gate: nothing to compare with\n\nNo other release is in production; nothing to gate."
         passed = True
     else:
-        thresholds = settings.compare.thresholds
+        thresholds = settings.compare.deciding(recorded().task)
         changes = compare(previous.metrics, current, list(thresholds), thresholds)
         worse = [c for c in changes if c.verdict == "worse"]
         passed = not worse
@@ -148,8 +149,8 @@ def notes(settings: Settings, tag: str, previous: Baseline | None) -> str:
         f"- Data: `{raw_data_md5()}` (md5 of `{paths.RAW_DATA}`, from `dvc.lock`)",
         "",
     ]
-    shown = list(settings.compare.shown)
-    thresholds = settings.compare.thresholds
+    task = recorded().task
+    shown, thresholds = list(settings.compare.listed(task)), settings.compare.deciding(task)
     if previous is None:
         lines += ["### Metrics (test set; first release)", "", _table(compare({}, current, shown, thresholds))]
     else:

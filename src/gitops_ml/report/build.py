@@ -19,18 +19,13 @@ from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.files import write_text
 from gitops_ml.core.git import git, show
 from gitops_ml.core.github_api import workflow_run_url
-from gitops_ml.core.settings import PARAMS_FILE, Settings, changed_params, dotted, parse_params
+from gitops_ml.core.settings import PARAMS_FILE, Settings, Task, changed_params, dotted, parse_params
+from gitops_ml.core.target import Target, from_report
 from gitops_ml.pipeline import reproducibility
 from gitops_ml.pipeline.reproducibility import Verdict
 from gitops_ml.pipeline.validate import Failure, examples_text, expected_text
-from gitops_ml.quality.compare import (
-    MetricChange,
-    Predictions,
-    compare,
-    paired_bootstrap,
-    predictions_from_csv,
-    same_test_set,
-)
+from gitops_ml.quality.compare import MetricChange, Predictions, compare, paired_bootstrap, same_test_set
+from gitops_ml.quality.metrics import task_of
 from gitops_ml.report.data import (
     PR_NUMBER_FILE,
     REPORT_DATA,
@@ -60,6 +55,7 @@ class Side:
     metrics: dict[str, float] | None = None
     predictions: Predictions | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    target: Target | None = None  # what its model predicts (its validation report says)
 
 
 @dataclass(frozen=True)
@@ -83,6 +79,7 @@ class Report:
     changed_params: list[tuple[str, Any, Any]]
     links: list[tuple[str, str]]
     confidence: float
+    task: Task
 
 
 def run(
@@ -98,12 +95,12 @@ def run(
     if pr_number is not None and not pr_number.isdigit():
         raise PipelineError(f"--pr-number: expected digits, got {pr_number!r}")
     outcome = reproduction_outcome(repro_succeeded, repro_log, settings)
-    base = side_at_revision(base_ref, settings)
     new = side_in_work_tree(settings) if outcome.failed_stage is None else Side(params=_params(PARAMS_FILE.read_text()))
+    base = side_at_revision(base_ref, settings, fallback=new.target)
     report = build(settings, base_ref.removeprefix("origin/"), base, new, outcome)
     summary = summarize(report)
     write_text(out_dir / REPORT_DATA, summary.model_dump_json(indent=2) + "\n")
-    figures = render_comparison(base.predictions, new.predictions, settings, out_dir, base_name=report.base_name)
+    figures = render_comparison(base.predictions, new.predictions, out_dir, base_name=report.base_name)
     write_text(out_dir / REPORT, render(summary, figures))
     write_text(out_dir / REPORT_WITHOUT_IMAGES, render(summary, [], plots_elsewhere="this run's `pr-report` artifact"))
     if pr_number is not None:
@@ -122,6 +119,8 @@ def summarize(report: Report) -> Summary:
         both_have_predictions=report.base.predictions is not None and report.new.predictions is not None,
         same_test_set=report.same_test_set,
         confidence=report.confidence,
+        task=report.task,
+        base_task=report.base.target.task if report.base.target else None,
         changes=[
             Change(metric=c.metric, base=c.base, new=c.new, low=c.low, high=c.high, threshold=c.threshold)
             for c in report.changes
@@ -174,20 +173,25 @@ def _validation(found: dict[str, Any] | None) -> Validation | None:
 
 
 def build(settings: Settings, base_name: str, base: Side, new: Side, outcome: Outcome) -> Report:
+    """The comparison, by the metrics of this branch's task; a base model of another task is not compared."""
     compared = settings.compare
-    matched = base.predictions is not None and new.predictions is not None
+    task = (new.target or base.target or Target("binary")).task
+    shown, deciding = compared.listed(task), compared.deciding(task)
+    comparable = base.target is not None and base.target.task == task
+    matched = comparable and base.predictions is not None and new.predictions is not None
     matched = matched and same_test_set(base.predictions, new.predictions)  # type: ignore[arg-type]
     intervals = None
     if matched:
         intervals = paired_bootstrap(
             base.predictions,  # type: ignore[arg-type]
             new.predictions,  # type: ignore[arg-type]
-            sorted(set(compared.shown) | set(compared.thresholds)),
+            sorted(set(shown) | set(deciding)),
             rounds=compared.bootstrap_rounds,
             confidence=compared.confidence,
             seed=compared.seed,
         )
-    changes = compare(base.metrics or {}, new.metrics or {}, list(compared.shown), compared.thresholds, intervals)
+    base_metrics = (base.metrics or {}) if comparable else {}
+    changes = compare(base_metrics, new.metrics or {}, list(shown), deciding, intervals)
     return Report(
         base_name=base_name,
         base=base,
@@ -198,6 +202,7 @@ def build(settings: Settings, base_name: str, base: Side, new: Side, outcome: Ou
         changed_params=changed_params(base.params, new.params),
         links=links(settings, model_trained=outcome.failed_stage is None),
         confidence=compared.confidence,
+        task=task,
     )
 
 
@@ -218,28 +223,48 @@ def reproduction_outcome(succeeded: bool, repro_log: Path | None, settings: Sett
 
 
 def side_in_work_tree(settings: Settings) -> Side:
-    return Side(
-        metrics=json.loads(paths.METRICS.read_text())["test"] if paths.METRICS.is_file() else None,
-        predictions=predictions_from_csv(
-            paths.PREDICTIONS.read_text(), settings.data.id_columns, settings.data.positive_class
-        )
-        if paths.PREDICTIONS.is_file()
-        else None,
-        params=_params(PARAMS_FILE.read_text()),
-    )
+    validation = paths.VALIDATION_JSON.read_text() if paths.VALIDATION_JSON.is_file() else None
+    metrics = paths.METRICS.read_text() if paths.METRICS.is_file() else None
+    predictions = paths.PREDICTIONS.read_text() if paths.PREDICTIONS.is_file() else None
+    return _side(settings, validation, metrics, predictions, PARAMS_FILE.read_text(), fallback=None)
 
 
-def side_at_revision(revision: str, settings: Settings) -> Side:
-    """The committed results at ``revision``; an empty side when it has none (a first pull request)."""
+def side_at_revision(revision: str, settings: Settings, fallback: Target | None = None) -> Side:
+    """The committed results at ``revision``; an empty side when it has none (a first pull request).
+
+    ``fallback``: the target of a revision whose validation report names none (made before tasks
+    were recorded, so a binary one), when it is binary too.
+    """
     if git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", check=False) == "":
         raise PipelineError(f"--base {revision}: no such commit here (fetch the base branch with its history)")
-    metrics, predictions, params = (_show(revision, path) for path in (paths.METRICS, paths.PREDICTIONS, PARAMS_FILE))
+    files = (paths.VALIDATION_JSON, paths.METRICS, paths.PREDICTIONS, PARAMS_FILE)
+    validation, metrics, predictions, params = (_show(revision, path) for path in files)
+    binary = fallback if fallback is not None and fallback.task == "binary" else None
+    return _side(settings, validation, metrics, predictions, params, fallback=binary)
+
+
+def _side(
+    settings: Settings,
+    validation: str | None,
+    metrics: str | None,
+    predictions: str | None,
+    params: str | None,
+    *,
+    fallback: Target | None,
+) -> Side:
+    target = from_report(json.loads(validation)) if validation else None
+    found = json.loads(metrics)["test"] if metrics else None
+    if target is None and found is not None:
+        # A revision from before tasks were recorded (binary): its metrics name the task, the fallback its classes.
+        task = task_of(found)
+        target = fallback if task == "binary" and fallback is not None else Target(task) if task else None
     return Side(
-        metrics=json.loads(metrics)["test"] if metrics else None,
-        predictions=predictions_from_csv(predictions, settings.data.id_columns, settings.data.positive_class)
-        if predictions
+        metrics=found,
+        predictions=Predictions.from_csv(predictions, settings.data.id_columns, target)
+        if predictions and target is not None and (target.task == "regression" or target.classes)
         else None,
         params=_params(params) if params else {},
+        target=target,
     )
 
 

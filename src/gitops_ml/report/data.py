@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gitops_ml.core.errors import PipelineError
-from gitops_ml.core.settings import MetricName
+from gitops_ml.core.settings import AnyMetricName, Task
 from gitops_ml.quality.compare import MetricChange
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -36,7 +36,7 @@ def _finite(value: float | None) -> float | None:
 
 
 class Change(_Strict):
-    metric: MetricName
+    metric: AnyMetricName
     base: float | None
     new: float | None
     low: float | None = None
@@ -101,6 +101,8 @@ class Summary(_Strict):
     both_have_predictions: bool
     same_test_set: bool
     confidence: Annotated[float, Field(gt=0.5, lt=1)]
+    task: Task = "binary"  # of this branch's model (a report from before tasks: binary)
+    base_task: Task | None = None  # of the base branch's, when it names one
     changes: Annotated[list[Change], Field(max_length=50)]
     changed_params: Annotated[list[ParamChange], Field(max_length=500)]
     failed_stage: Name | None

@@ -49,6 +49,8 @@ def headline(summary: Summary) -> str:
         return f"❌ Pipeline failed at stage {code(summary.failed_stage)}: no model to compare with {base}"
     if not summary.base_has_metrics:
         return f"🆕 First model: {base} has no committed metrics to compare with"
+    if summary.base_task is not None and summary.base_task != summary.task:
+        return f"🆕 New task: {base} has a {summary.base_task} model, this PR a {summary.task} one; nothing to compare"
     verdict = overall(summary.metric_changes)
     words = {"better": "Better than", "worse": "Worse than", "unchanged": "No meaningful change against"}[verdict]
     return f"{ARROWS[verdict]} {words} {base}{_noise_clause(summary, verdict)}"
@@ -71,6 +73,8 @@ def _noise_clause(summary: Summary, verdict: str) -> str:
 def _detail(summary: Summary) -> str:
     if summary.failed_stage or not summary.base_has_metrics:
         return ""
+    if summary.base_task is not None and summary.base_task != summary.task:
+        return "- The models predict different things, so their metrics are not compared: the table shows this PR's."
     lines = []
     for change in summary.metric_changes:
         if change.threshold is None or change.delta is None or change.base is None or change.new is None:

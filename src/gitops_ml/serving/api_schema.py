@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, NotRequired
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
@@ -29,12 +29,24 @@ Id = (
 )
 
 
-class Prediction(BaseModel):
-    id: int | str = Field(
-        description="the record's id column as sent (several: joined by '/'), else an id the service generated"
-    )
-    label: str | int = Field(description="predicted class at the model's threshold")
-    probability: float = Field(description="probability of the positive class")
+ID_DESCRIPTION = "the record's id column as sent (several: joined by '/'), else an id the service generated"
+
+
+def prediction_model(task: str, classes: Sequence[str]) -> Any:
+    """The answer to one record, as ``serving.answers`` makes it for the task."""
+    fields: dict[str, Any] = {"id": (int | str, Field(description=ID_DESCRIPTION))}
+    if task == "regression":
+        fields["value"] = (float, Field(description="the predicted value"))
+    elif task == "binary":
+        fields["label"] = (str | int, Field(description="predicted class at the model's threshold"))
+        fields["probability"] = (float, Field(description=f"probability of the positive class, {classes[-1]!r}"))
+    else:
+        fields["label"] = (str | int, Field(description="the most probable class"))
+        fields["probabilities"] = (
+            dict[str, float],
+            Field(description="the probability of each class: " + ", ".join(map(repr, classes))),
+        )
+    return create_model("Prediction", **fields)
 
 
 class Problem(BaseModel):

@@ -2,7 +2,8 @@
 
 One JSON line per model call, columnar: ``{"logged_at": <unix time>, "columns": {<column>: [values],
 ...}}`` with the record's features, its id columns as sent, and ``prediction_id``,
-``prediction_label`` and ``prediction_probability``. A request only hands its columns (the arrays the
+the prediction (``prediction_label`` and ``prediction_probability`` of a class, or
+``prediction_value``). A request only hands its columns (the arrays the
 model already read) to a queue; a background thread serializes them with orjson, which is a copy of
 the arrays rather than a dict per record, and appends to a size-rotated file. ``read`` turns these
 files back into one row per record (``python -m gitops_ml monitor --current <log>``).
@@ -40,11 +41,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PATH_VARIABLE, DEFAULT_PATH = "GITOPS_ML_PREDICTION_LOG", "prediction-log/predictions.jsonl"
-# The columns each record gets beside its features and id columns; ``monitor`` reads the probability.
-ID_FIELD, LABEL_FIELD, PROBABILITY_FIELD, TIME_FIELD = (
+# The columns each record gets beside its features and id columns, by task (serving.answers);
+# ``monitor`` reads the prediction back: the probability (binary), label (multiclass) or value.
+ID_FIELD, LABEL_FIELD, PROBABILITY_FIELD, VALUE_FIELD, TIME_FIELD = (
     "prediction_id",
     "prediction_label",
     "prediction_probability",
+    "prediction_value",
     "logged_at",
 )
 WARN_EVERY_SECONDS = 60

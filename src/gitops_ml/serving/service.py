@@ -17,6 +17,7 @@ import os
 import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, cast
@@ -32,9 +33,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gitops_ml import NAME
 from gitops_ml.serving import prediction_log
+from gitops_ml.serving.answers import Answerer, value_buckets
 from gitops_ml.serving.api_schema import (
-    Prediction,
     openapi_document,
+    prediction_model,
     record_ids,
     record_model,
     records_columns,
@@ -134,14 +136,30 @@ class PredictBatchInput(bentoml.IODescriptor):  # type: ignore[misc]
     records: Records
 
 
+ANSWERER = Answerer(METADATA)
+Prediction = prediction_model(ANSWERER.task, [str(label) for label in ANSWERER.classes])
 PREDICTED = bentoml.metrics.Counter(
     name="gitops_ml_predictions", documentation="Records predicted, by predicted class", labelnames=["label"]
 )
-PROBABILITY = bentoml.metrics.Histogram(
-    name="gitops_ml_positive_probability",
-    documentation="Predicted probability of the positive class",
-    buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
-)
+PROBABILITY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+# The task's histogram of predictions: what the dashboard draws.
+OBSERVED = {
+    "binary": lambda: bentoml.metrics.Histogram(
+        name="gitops_ml_positive_probability",
+        documentation="Predicted probability of the positive class",
+        buckets=PROBABILITY_BUCKETS,
+    ),
+    "multiclass": lambda: bentoml.metrics.Histogram(
+        name="gitops_ml_predicted_class_probability",
+        documentation="Probability of the predicted (most probable) class",
+        buckets=PROBABILITY_BUCKETS,
+    ),
+    "regression": lambda: bentoml.metrics.Histogram(
+        name="gitops_ml_predicted_value",
+        documentation="Predicted value; the buckets span the training range of the target",
+        buckets=value_buckets(METADATA.get("target_range")),
+    ),
+}[ANSWERER.task]()
 BATCHED = bentoml.metrics.Histogram(
     name="gitops_ml_batched_requests",
     documentation="Requests to /predict answered by one model call",
@@ -321,11 +339,12 @@ def _shorten(body: bytes) -> bytes:
 
 
 def model_info(_: Request) -> JSONResponse:
-    keys = ("name", "model_md5", "target", "positive_class", "negative_class", "threshold", "metrics", "params", "data")
+    keys = ("name", "model_md5", "target", "task", "classes", "positive_class", "negative_class", "threshold",
+            "target_range", "metrics", "params", "data")  # fmt: skip
     return JSONResponse(
         {
             "model_tag": str(model_ref.tag),
-            **{key: METADATA[key] for key in keys},
+            **{key: METADATA[key] for key in keys if key in METADATA},
             "features": FEATURES,
             "build": BUILD,
         }
@@ -369,8 +388,6 @@ class Classifier:
         self.batcher = Batcher(self._predict, MAX_BATCH_RECORDS, lambda requests, _: BATCHED.observe(requests))
         log_path = self.prediction_log.path if self.prediction_log is not None else "off"
         logger.info("serving model %s (MD5 %s); prediction log: %s", MODEL_TAG, METADATA["model_md5"], log_path)
-        self.threshold = float(METADATA["threshold"])
-        self.labels = (METADATA["negative_class"], METADATA["positive_class"])
 
     # The routes are async so the model runs on the event loop: a predict takes a few milliseconds, and
     # handing each one to a thread (and the GIL back and forth) cost more than that (the benchmark's
@@ -383,40 +400,35 @@ class Classifier:
         return self._answer(await self.batcher(records))
 
     @bentoml.api(input_spec=PredictBatchInput)
-    async def predict_batch(self, records: Records) -> list[Prediction]:
+    async def predict_batch(self, records: Records) -> list[Prediction]:  # type: ignore[valid-type]
         """Predict up to GITOPS_ML_MAX_RECORDS records in one call."""
         return self._answer(self._predict(records))
 
     def _predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         columns = records_columns(records, FEATURES)
-        probability = self.pipeline.predict_proba(records_frame(columns))[:, 1]
-        positive = probability >= self.threshold
-        for label, count in ((self.labels[1], int(positive.sum())), (self.labels[0], int((~positive).sum()))):
-            if count:
-                PREDICTED.labels(label=str(label)).inc(count)
-        observe_all(PROBABILITY, probability)
+        answers = ANSWERER(self.pipeline, records_frame(columns))
+        if answers.labels is not None:
+            for label, count in Counter(map(str, answers.labels)).items():
+                PREDICTED.labels(label=label).inc(count)
+        if answers.observed is not None:
+            observe_all(OBSERVED, answers.observed)
         ids = record_ids(records, ID_COLUMNS, uuid.uuid4().hex[:16])
-        labels = [self.labels[int(is_positive)] for is_positive in positive.tolist()]
-        rounded = probability.round(6).tolist()
         if self.prediction_log is not None:
             # The arrays the model read (orjson copies NumPy arrays whole), the ids as sent, the predictions.
             columns |= {name: [record.get(name) for record in records] for name in ID_COLUMNS}
-            columns |= {
-                prediction_log.ID_FIELD: ids,
-                prediction_log.LABEL_FIELD: labels,
-                prediction_log.PROBABILITY_FIELD: rounded,
-            }
-            self.prediction_log.add(columns)
+            self.prediction_log.add(columns | {prediction_log.ID_FIELD: ids} | answers.logged)
+        names = list(answers.fields)
         return [
-            {"id": id_, "label": label, "probability": p} for id_, label, p in zip(ids, labels, rounded, strict=True)
+            {"id": id_, **dict(zip(names, values, strict=True))}
+            for id_, *values in zip(ids, *answers.fields.values(), strict=True)
         ]
 
-    def _answer(self, predictions: list[dict[str, Any]]) -> list[Prediction]:
+    def _answer(self, predictions: list[dict[str, Any]]) -> list[Prediction]:  # type: ignore[valid-type]
         """The answer, serialized here: BentoML's generic path (models, then a JSON schema of the output for
         its media type, then json.dumps) cost more than the model on a one-record request; orjson a few
         microseconds. BentoML sends a Response as it is; the routes' annotation still documents the body.
         """
-        return cast("list[Prediction]", Response(orjson.dumps(predictions), media_type="application/json"))
+        return cast("list[Prediction]", Response(orjson.dumps(predictions), media_type="application/json"))  # type: ignore[valid-type]
 
     @bentoml.on_shutdown
     def _close_prediction_log(self) -> None:
