@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ml.core.settings import dotted
 from gitops_ml.pipeline.ingest import load_source
 from tests.github_standin import REPOSITORY, GitHubState, github_api
-from tests.support import edit_params, git, make_settings
+from tests.support import CANCER_FILE, edit_params, git, make_settings
 from tests.workflow_runner import Act, clone, head, make_origin, pull_request_event, workflow_run_event
 
 # Real servers, act or dvc repro: left out by make test-fast.
@@ -53,7 +54,8 @@ def break_the_data(repo: Path) -> None:
     frame = load_source(make_settings().data)
     frame.loc[3, "mean_texture"] = None
     frame.to_csv(repo / "data" / "external" / "cancer.csv", index=False)
-    edit_params(repo / "params.yaml", {"data.source": "file", "data.path": "data/external/cancer.csv"})
+    file = {"data.source": "file", "data.path": "data/external/cancer.csv"}
+    edit_params(repo / "params.yaml", file | dotted(CANCER_FILE))
 
 
 @pytest.fixture

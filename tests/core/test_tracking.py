@@ -56,8 +56,8 @@ def test_training_and_evaluation_land_in_one_run_on_the_server(
     assert run.data.tags["model_md5"] == file_md5(paths.MODEL)
     assert run.data.metrics["test_roc_auc"] == results["test"]["roc_auc"]
     assert run.data.metrics["train_f1"] == results["train"]["f1"]
-    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation/plots")}
-    assert "evaluation/plots/roc.png" in artifacts
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation/figures")}
+    assert "evaluation/figures/roc.png" in artifacts
 
     logged = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], output_format="list")
     assert [m.source_run_id for m in logged] == [run.info.run_id]

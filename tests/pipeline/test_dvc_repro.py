@@ -123,7 +123,7 @@ def test_a_committed_metric_the_run_does_not_reproduce_fails_the_check_naming_it
 
 
 def test_a_failed_evaluate_keeps_the_last_good_metrics_and_plots(project: Path) -> None:
-    outputs = (paths.METRICS, paths.PREDICTIONS, paths.PLOTS_DIR / "roc.png", paths.PLOTS_DIR / "roc.csv")
+    outputs = (paths.METRICS, paths.PREDICTIONS, paths.FIGURES_DIR / "roc.png", paths.PLOTS_DIR / "roc.csv")
     before = {output: file_md5(project / output) for output in outputs}
     write_params(project, evaluate={"calibration_bins": 1})
 
@@ -323,10 +323,9 @@ def test_dvc_yaml_declares_the_paths_the_stages_write() -> None:
     assert {str(paths.VALIDATION_JSON), str(paths.VALIDATION_MARKDOWN)} == declared("validate")
     assert {str(paths.TRAIN_DATA), str(paths.TEST_DATA)} == declared("split")
     assert {str(paths.MODEL)} == declared("train")
-    assert {str(paths.METRICS), str(paths.PREDICTIONS)} <= declared("evaluate")
-    assert {
-        str(path.parent) for path in map(Path, declared("evaluate") - {str(paths.METRICS), str(paths.PREDICTIONS)})
-    } == {str(paths.PLOTS_DIR)}
+    assert {str(paths.METRICS), str(paths.PREDICTIONS), str(paths.PLOTS_DIR), str(paths.FIGURES_DIR)} == declared(
+        "evaluate"
+    )
     assert {str(paths.BENTO_MODEL_FILE), str(paths.BENTO_METADATA)} == declared("package")
     drift = paths.DriftReport.under(paths.MONITORING_DIR)
     assert {str(drift.html), str(drift.json), str(drift.markdown)} == declared("drift")

@@ -519,6 +519,7 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
     assert shipped == [
         "gitops_ml/__init__.py",
         "gitops_ml/serving/__init__.py",
+        "gitops_ml/serving/answers.py",
         "gitops_ml/serving/api_schema.py",
         "gitops_ml/serving/batching.py",
         "gitops_ml/serving/prediction_log.py",

@@ -84,7 +84,7 @@ def decide(data: DataSettings, values: pd.Series, *, announce: bool = True) -> T
     if data.task:
         task, why = data.task, "data.task"
     elif data.positive_class is not None or data.negative_class is not None:
-        task, why = "binary", "data.positive_class or data.negative_class is set"
+        task, why = "binary", "its classes are given: data.positive_class, data.negative_class"
     else:
         task, why = infer_task(present)
     if task == "regression":

@@ -75,5 +75,5 @@ def log_evaluation(settings: Settings, results: dict[str, dict[str, float]]) -> 
         for split_name, values in results.items():
             mlflow.log_metrics({f"{split_name}_{name}": value for name, value in values.items()})
         mlflow.log_artifact(str(paths.METRICS), artifact_path="evaluation")
-        for png in sorted(paths.PLOTS_DIR.glob("*.png")):
-            mlflow.log_artifact(str(png), artifact_path="evaluation/plots")
+        for png in sorted(paths.FIGURES_DIR.glob("*.png")):
+            mlflow.log_artifact(str(png), artifact_path="evaluation/figures")

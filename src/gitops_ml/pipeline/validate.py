@@ -113,7 +113,8 @@ def expectations(settings: Settings, target: Target | None = None) -> list[dict[
 
 def validate(frame: pd.DataFrame, settings: Settings, *, data_path: Path) -> Report:
     column = settings.data.target
-    target = decide(settings.data, frame[column]) if column in frame.columns else None
+    # Without the target's values (no column, no rows) the expectations say what is wrong.
+    target = decide(settings.data, frame[column]) if column in frame.columns and frame[column].notna().any() else None
     configs = expectations(settings, target)
     results = _run_gx(frame, configs)
     missing = sorted({c for cfg in configs if (c := cfg["kwargs"].get("column")) and c not in frame.columns})
