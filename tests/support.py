@@ -40,6 +40,18 @@ def record_target(settings: Settings, frame: pd.DataFrame) -> Target:
     return target
 
 
+def train_on(settings: Settings, raw: pd.DataFrame) -> Target:
+    """``raw`` as the ingested table, through split and train, with the target validate would record."""
+    from gitops_ml.pipeline import split, train
+
+    paths.RAW_DATA.parent.mkdir(parents=True, exist_ok=True)
+    raw.to_parquet(paths.RAW_DATA)
+    target = record_target(settings, raw)
+    split.run(settings)
+    train.run(settings)
+    return target
+
+
 def params(**overrides: Any) -> dict[str, Any]:
     """The project's params.yaml as a dict, with nested overrides merged in and tracking off."""
     base = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -19,7 +19,7 @@ from gitops_ml.pipeline import evaluate, split, train
 from gitops_ml.pipeline.package import MODEL_NAME
 from gitops_ml.pipeline.synthetic import make_churn_table
 from gitops_ml.release import registry, steps
-from tests.support import SYNTHETIC, git, record_target
+from tests.support import SYNTHETIC, git, record_target, train_on
 
 # Real servers, act or dvc repro: left out by make test-fast.
 pytestmark = pytest.mark.integration
@@ -37,11 +37,7 @@ def test_training_and_evaluation_land_in_one_run_on_the_server(
     git(workdir, "commit", "-q", "-m", "tracked")
     commit = git(workdir, "rev-parse", "HEAD").strip()
     config = settings(**SYNTHETIC, tracking={"enabled": True, "experiment": "tracking-test"})
-    paths.RAW_DATA.parent.mkdir(parents=True)
-    make_churn_table(1_500, seed=21).to_parquet(paths.RAW_DATA)
-    record_target(config, pd.read_parquet(paths.RAW_DATA))
-    split.run(config)
-    train.run(config)
+    train_on(config, make_churn_table(1_500, seed=21))
     results = evaluate.run(config)
 
     client = MlflowClient(mlflow_server)

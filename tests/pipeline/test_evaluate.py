@@ -8,22 +8,18 @@ import pytest
 
 from gitops_ml.core import paths
 from gitops_ml.core.settings import Settings
-from gitops_ml.pipeline import evaluate, ingest, split, train
+from gitops_ml.pipeline import evaluate, ingest
 from gitops_ml.pipeline.synthetic import make_churn_table
 from gitops_ml.quality.compare import Predictions
 from gitops_ml.quality.metrics import TASK_METRICS, Scored
-from tests.support import SYNTHETIC, record_target
+from tests.support import SYNTHETIC, train_on
 
 METRIC_NAMES = {"accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "log_loss"}
 
 
 def test_evaluate_writes_metrics_predictions_plot_data_and_pngs(settings: Callable[..., Settings]) -> None:
     config = settings(**SYNTHETIC, evaluate={"curve_points": 50})
-    paths.RAW_DATA.parent.mkdir(parents=True)
-    make_churn_table(2_000, seed=4).to_parquet(paths.RAW_DATA)
-    record_target(config, pd.read_parquet(paths.RAW_DATA))
-    split.run(config)
-    train.run(config)
+    train_on(config, make_churn_table(2_000, seed=4))
     results = evaluate.run(config)
 
     assert json.loads(paths.METRICS.read_text()) == results
@@ -58,9 +54,7 @@ def test_each_task_is_evaluated_by_its_own_metrics_and_plots(
 ) -> None:
     config = settings(data={"source": source})
     raw = ingest.run(config)
-    target = record_target(config, raw)
-    split.run(config)
-    train.run(config)
+    target = train_on(config, raw)
     results = evaluate.run(config)
 
     assert sorted(results["test"]) == sorted(TASK_METRICS[target.task])

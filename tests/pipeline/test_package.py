@@ -4,26 +4,21 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from gitops_ml.core import paths
 from gitops_ml.core.files import read_table, write_with
 from gitops_ml.core.lineage import file_md5
 from gitops_ml.core.settings import Settings
-from gitops_ml.pipeline import evaluate, package, split, train
+from gitops_ml.pipeline import evaluate, package
 from gitops_ml.pipeline.synthetic import make_churn_table
 from gitops_ml.release import bento
-from tests.support import SYNTHETIC, record_target
+from tests.support import SYNTHETIC, train_on
 
 
 def test_bundle_metadata_describes_the_model_for_the_service(settings: Callable[..., Settings]) -> None:
     config = settings(**SYNTHETIC)
-    paths.RAW_DATA.parent.mkdir(parents=True)
-    make_churn_table(800, seed=6).to_parquet(paths.RAW_DATA)
-    record_target(config, pd.read_parquet(paths.RAW_DATA))
-    split.run(config)
-    train.run(config)
+    train_on(config, make_churn_table(800, seed=6))
     evaluate.run(config)
     train_frame = read_table(paths.TRAIN_DATA)
 

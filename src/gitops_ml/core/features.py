@@ -20,3 +20,10 @@ def feature_types(frame: pd.DataFrame, data: DataSettings) -> dict[str, FeatureT
 def infer_type(values: pd.Series) -> FeatureType:
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     return "numeric" if numeric else "categorical"
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Values as strings with missing kept missing; 3.0 read as a float becomes '3', not '3.0'."""
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        values = values.astype("Int64")
+    return values.astype("string").astype(object).where(values.notna(), None)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from gitops_ml.core import paths
 from gitops_ml.core.errors import DataError, PipelineError
+from gitops_ml.core.features import as_text
 from gitops_ml.core.settings import DataSettings, Label, Task
 
 # An integer target with more distinct values than this is taken for a quantity, not for classes.
@@ -56,10 +57,10 @@ class Target:
         """The target as models learn it and metrics take it: is-positive booleans, class indices (into
         ``classes``), or floats."""
         if self.task == "binary":
-            return (_text(values) == str(self.positive)).to_numpy()
+            return (as_text(values) == str(self.positive)).to_numpy()
         if self.task == "multiclass":
             index = {str(label): i for i, label in enumerate(self.classes)}
-            codes = _text(values).map(index)
+            codes = as_text(values).map(index)
             if codes.isna().any():
                 unknown = sorted(values[codes.isna()].astype(str).unique())[:5]
                 raise DataError(f"target values {unknown} are not among the classes {list(self.classes)}")
@@ -111,7 +112,7 @@ def infer_task(values: pd.Series) -> tuple[Task, str]:
         return "binary", f"inferred: {values.name!r} has 2 distinct values"
     if not _is_number(values):
         return "multiclass", f"inferred: {values.name!r} has {distinct} distinct text values"
-    integral = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+    integral = _whole_numbers(values)
     if integral and distinct <= MAX_INFERRED_CLASSES:
         return "multiclass", f"inferred: {values.name!r} has {distinct} distinct whole numbers"
     kind = "whole numbers" if integral else "numbers"
@@ -150,30 +151,25 @@ def _is_number(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
+def _whole_numbers(values: pd.Series) -> bool:
+    """Whether a numeric column holds whole numbers only (1.0 counts: a CSV with gaps reads integers as floats)."""
+    return bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+
+
 def _sorted_labels(values: pd.Series) -> list[Label]:
     """The distinct labels, as scikit-learn orders classes: integers as integers, anything else as text."""
-    if pd.api.types.is_integer_dtype(values) or (
-        _is_number(values) and bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
-    ):
+    if _is_number(values) and _whole_numbers(values):
         return sorted(int(v) for v in values.unique())
     return sorted(str(v) for v in values.unique())
-
-
-def _text(values: pd.Series) -> pd.Series:
-    """Labels as text, whole floats without their ".0" (a class 1 read back from a CSV as 1.0 is "1")."""
-    if pd.api.types.is_float_dtype(values) and bool((values.dropna() % 1 == 0).all()):
-        values = values.astype("Int64")
-    return values.astype(str)
 
 
 def recorded(path: Path = paths.VALIDATION_JSON) -> Target:
     """The target the validate stage decided (its report holds it)."""
     try:
-        found = json.loads(path.read_text())["target"]
-        task = found["task"]
-        if task not in get_args(Task):
-            raise ValueError(f"unknown task {task!r}")
-        return Target(task, tuple(found["classes"]))
+        target = from_report(json.loads(path.read_text()))
+        if target is None:
+            raise ValueError("it names none")
+        return target
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PipelineError(f"{path}: no target decided by the validate stage ({exc}); run `make repro`") from exc
 
@@ -181,4 +177,8 @@ def recorded(path: Path = paths.VALIDATION_JSON) -> Target:
 def from_report(report: dict[str, Any]) -> Target | None:
     """The target in a validation report's data (None when a report from before tasks has none)."""
     found = report.get("target")
-    return None if found is None else Target(found["task"], tuple(found["classes"]))
+    if found is None:
+        return None
+    if found["task"] not in get_args(Task):
+        raise ValueError(f"unknown task {found['task']!r}")
+    return Target(found["task"], tuple(found["classes"]))

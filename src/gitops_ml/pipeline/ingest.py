@@ -8,6 +8,7 @@ import pandas as pd
 
 from gitops_ml.core import paths
 from gitops_ml.core.errors import DataError
+from gitops_ml.core.features import as_text
 from gitops_ml.core.files import missing_markers, read_table, write_table
 from gitops_ml.core.settings import EMBEDDED_SOURCES, DataSettings, Settings
 
@@ -93,13 +94,6 @@ def is_true_false(values: pd.Series) -> bool:
     if pd.api.types.is_bool_dtype(values):
         return True
     return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "boolean"
-
-
-def as_text(values: pd.Series) -> pd.Series:
-    """Values as strings with missing kept missing; 3.0 read as a float becomes '3', not '3.0'."""
-    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
-        values = values.astype("Int64")
-    return values.astype("string").astype(object).where(values.notna(), None)
 
 
 def snake_case(name: str) -> str:
