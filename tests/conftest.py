@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from gitops_ml.core.settings import Settings
+from tests.github_standin import GitHubState, github_api
 from tests.support import ROOT, free_port, make_settings, wait_until_healthy
 
 CML_ARCHIVE = ROOT.parent / "shared" / "tools" / "cml-0.20.6.tgz"
@@ -82,3 +83,10 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture
+def github(tmp_path: Path) -> Iterator[tuple[str, GitHubState]]:
+    """The HTTPS stand-in for GitHub's API (address and state), for the comment workflow run by act."""
+    with github_api(tls_folder=tmp_path) as served:
+        yield served

@@ -19,7 +19,7 @@ from gitops_ml.core.target import Target, decide
 ROOT = Path(__file__).resolve().parents[1]
 
 SYNTHETIC = {"data": {"source": "synthetic"}}  # the source fills in its target, classes, ids and suite
-FILE_SUITE = {"suite": "data/expectations/synthetic.json"}  # a file source names its suite
+FILE_SUITE = {"suite": "data/expectations/synthetic_binary.json"}  # a file source names its suite
 # The breast-cancer table as a file: what the embedded source fills in, said for a file.
 CANCER_FILE = {
     "data": {

@@ -1,15 +1,16 @@
 """The multiclass and the regression task end to end, each from one params change on a fresh copy:
-the real ``dvc repro``, the pull-request report of a param change on a feature branch, the Bento
-served by ``bentoml serve`` and asked over HTTP, and the drift report of what the service logged.
-(The binary task is the default: the other integration tests run it.)
+the real ``dvc repro``; a pull request changing a parameter, whose pipeline job act runs as GitHub
+would and whose report the comment workflow posts with the real CML; the Bento served by ``bentoml
+serve`` and asked over HTTP; and the drift report of what the service logged. (The binary task is the
+default: the other integration tests run it.)
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,19 @@ import pandas as pd
 import pytest
 
 from gitops_ml.core import paths
+from tests.github_standin import GitHubState
 from tests.support import copy_project, edit_params, free_port, git, tool_env, wait_until_healthy
+from tests.workflow_runner import Act, clone, head, post_comment, pull_request_event, seed_cache
 
 pytestmark = pytest.mark.integration
 
-# The task's metrics, in the report's order, and the fields of the service's answer to one record.
+# The task's metrics, in the report's order, its figures, and the fields of the service's answer to one record.
 TASKS = {
-    "wine": ("multiclass", ["macro_f1", "roc_auc_ovr"], {"id", "label", "probabilities"}),
-    "diabetes": ("regression", ["r2"], {"id", "value"}),
-}
+    "wine": ("multiclass", ["macro_f1", "roc_auc_ovr"], ["confusion_matrices.png", "roc_ovr.png"],
+             {"id", "label", "probabilities"}),
+    "diabetes": ("regression", ["r2"], ["predicted_vs_actual.png"], {"id", "value"}),
+}  # fmt: skip
+PR_NUMBER = 5
 
 
 def run(project: Path, *command: str) -> subprocess.CompletedProcess[str]:
@@ -35,8 +40,8 @@ def run(project: Path, *command: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module", params=sorted(TASKS))
-def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """main with the task's committed results (one params change), and a feature branch changing C."""
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """main with the task's committed results: one params change, then ``dvc repro``."""
     source = request.param
     project = copy_project(tmp_path_factory.mktemp(source) / "project")
     edit_params(project / "params.yaml", {"data.source": source})
@@ -44,32 +49,55 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     assert f"task: {TASKS[source][0]} (inferred" in repro.stdout
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", f"{source} results")
-    git(project, "checkout", "-q", "-b", "weaker-regularisation")
-    edit_params(project / "params.yaml", {"train.linear.C": 0.05})
-    run(project, "dvc", "repro")
-    yield project
+    return project
 
 
-def test_the_report_compares_the_tasks_metrics_on_the_same_records(project: Path) -> None:
-    source = yaml_source(project)
-    task, deciding, _ = TASKS[source]
-    run(project, "python", "-m", "gitops_ml", "report", "--base", "main", "--out", "reports/pr")
-    summary = json.loads((project / "reports/pr/report.json").read_text())
+@pytest.fixture(scope="module")
+def pull_request(project: Path) -> tuple[Path, Path, Act]:
+    """A branch lowering C, its pipeline job run by act with main's DVC cache restored, as on GitHub."""
+    folder = project.parent
+    origin = folder / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(project), str(origin)], check=True)
+    repo = clone(origin, folder / "pull-request")
+    git(repo, "checkout", "-q", "-b", "weaker-regularisation")
+    edit_params(repo / "params.yaml", {"train.linear.C": 0.05})
+    git(repo, "commit", "-q", "-am", "Weaker regularisation")
+    caches = folder / "saved-caches"
+    seed_cache(caches, "dvc-from-main", ".dvc/cache", project / ".dvc" / "cache")
+    act = Act.create(folder / "act", STANDIN_CACHE=str(caches))
+    ran = act.run(repo, "pull_request", pull_request_event(PR_NUMBER, repo), "pull-request.yml", "-j", "pipeline")
+    assert ran.returncode == 0, ran.stdout[-5000:]
+    return origin, repo, act
+
+
+def test_the_pull_request_report_compares_the_tasks_metrics_and_its_comment_is_posted(
+    project: Path, pull_request: tuple[Path, Path, Act], tmp_path: Path, github: tuple[str, GitHubState], cml: str
+) -> None:
+    origin, repo, act = pull_request
+    task, deciding, figures, _ = TASKS[yaml_source(project)]
+    artifact = act.artifact("pr-report")
+    stages_run = re.findall(r"Running stage '(\w+)'", (artifact / "repro.log").read_text())
+    assert stages_run == ["train", "evaluate", "package"]  # main's outputs came from the restored cache
+    summary = json.loads((artifact / "report.json").read_text())
     assert (summary["task"], summary["base_task"], summary["same_test_set"]) == (task, task, True)
-    metrics = json.loads((project / paths.METRICS).read_text())["test"]
+    main = json.loads((project / paths.METRICS).read_text())["test"]
     assert [c["metric"] for c in summary["changes"]][: len(deciding)] == deciding
     for change in summary["changes"]:
-        assert change["new"] == pytest.approx(metrics[change["metric"]])
+        assert change["base"] == pytest.approx(main[change["metric"]])
         assert change["low"] <= change["new"] - change["base"] <= change["high"]  # the paired interval
-    report = (project / "reports/pr/report.md").read_text()
+    report = (artifact / "report.md").read_text()
     assert "| `train.linear.C` | `1.0` | `0.05` |" in report
-    figure = "roc_ovr.png" if task == "multiclass" else "predicted_vs_actual.png"
-    assert f"](./{figure})" in report and (project / "reports/pr" / figure).is_file()
+    assert all(f"](./{figure})" in report and (artifact / figure).is_file() for figure in figures)
+
+    comment = post_comment(act, origin, tmp_path, github, cml, PR_NUMBER, head(repo), conclusion="success")
+    assert comment.startswith(report.splitlines()[0])  # the same verdict, rendered again by main's code
+    assert f"| **{deciding[0]}** | {main[deciding[0]]:.4f} | " in comment
+    assert sorted(github[1].uploaded) == figures
 
 
 def test_the_service_answers_the_task_and_the_drift_report_reads_its_log(project: Path) -> None:
     source = yaml_source(project)
-    task, _, fields = TASKS[source]
+    task, _, _, fields = TASKS[source]
     run(project, "python", "-m", "gitops_ml", "bento", "--version", "task-test")
     log = project / "served" / "predictions.jsonl"
     port = free_port()

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from gitops_ml.core.settings import dotted
 from gitops_ml.pipeline.ingest import load_source
-from tests.github_standin import REPOSITORY, GitHubState, github_api
+from tests.github_standin import GitHubState
 from tests.support import CANCER_FILE, edit_params, git, make_settings
-from tests.workflow_runner import Act, clone, head, make_origin, pull_request_event, workflow_run_event
+from tests.workflow_runner import Act, clone, head, make_origin, post_comment, pull_request_event
 
 # Real servers, act or dvc repro: left out by make test-fast.
 pytestmark = pytest.mark.integration
@@ -56,40 +56,6 @@ def break_the_data(repo: Path) -> None:
     frame.to_csv(repo / "data" / "external" / "cancer.csv", index=False)
     file = {"data.source": "file", "data.path": "data/external/cancer.csv"}
     edit_params(repo / "params.yaml", file | dotted(CANCER_FILE))
-
-
-@pytest.fixture
-def github(tmp_path: Path) -> Iterator[tuple[str, GitHubState]]:
-    with github_api(tls_folder=tmp_path) as served:
-        yield served
-
-
-def post_comment(
-    act: Act,
-    origin: Path,
-    folder: Path,
-    github: tuple[str, GitHubState],
-    cml: str,
-    number: int,
-    head_sha: str,
-    *,
-    conclusion: str,
-    private: bool = False,
-) -> str:
-    """Run the comment workflow from main, as GitHub runs workflow_run workflows; return the posted comment."""
-    base_url, state = github
-    state.heads[number] = head_sha
-    event = workflow_run_event(act.run_ids[-1], head_sha, conclusion=conclusion, private=private)
-    certificate = str(folder / "standin-cert.pem")
-    posted = act.run(
-        clone(origin, folder / "main"), "workflow_run", event, "pull-request-comment.yml",
-        "-s", f"GITHUB_TOKEN={state.token}", "--env", f"GITHUB_API_URL={base_url}/api/v3", "--env", f"CML={cml}",
-        "--env", f"CML_COMMENT_REPO={base_url}/{REPOSITORY}", "--env", f"CML_COMMENT_PUBLISH_URL={base_url}/upload",
-        "--env", f"NODE_EXTRA_CA_CERTS={certificate}", "--env", f"SSL_CERT_FILE={certificate}",
-    )  # fmt: skip
-    assert posted.returncode == 0, posted.stdout[-5000:]
-    [comment] = state.comments[number]
-    return str(comment["body"])
 
 
 def committed_metrics(repo: Path) -> dict[str, float]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.github_standin import REPOSITORY
+from tests.github_standin import REPOSITORY, GitHubState
 from tests.support import ROOT, copy_project, git
 
 BIN = Path(sys.executable).parent
@@ -160,3 +160,31 @@ def workflow_run_event(run_id: int, head_sha: str, *, conclusion: str, private: 
         },
         "repository": {"full_name": REPOSITORY, "private": private},
     }
+
+
+def post_comment(
+    act: Act,
+    origin: Path,
+    folder: Path,
+    github: tuple[str, GitHubState],
+    cml: str,
+    number: int,
+    head_sha: str,
+    *,
+    conclusion: str,
+    private: bool = False,
+) -> str:
+    """Run the comment workflow from main, as GitHub runs workflow_run workflows; return the posted comment."""
+    base_url, state = github
+    state.heads[number] = head_sha
+    event = workflow_run_event(act.run_ids[-1], head_sha, conclusion=conclusion, private=private)
+    certificate = str(folder / "standin-cert.pem")
+    posted = act.run(
+        clone(origin, folder / "main"), "workflow_run", event, "pull-request-comment.yml",
+        "-s", f"GITHUB_TOKEN={state.token}", "--env", f"GITHUB_API_URL={base_url}/api/v3", "--env", f"CML={cml}",
+        "--env", f"CML_COMMENT_REPO={base_url}/{REPOSITORY}", "--env", f"CML_COMMENT_PUBLISH_URL={base_url}/upload",
+        "--env", f"NODE_EXTRA_CA_CERTS={certificate}", "--env", f"SSL_CERT_FILE={certificate}",
+    )  # fmt: skip
+    assert posted.returncode == 0, posted.stdout[-5000:]
+    [comment] = state.comments[number]
+    return str(comment["body"])

@@ -16,7 +16,7 @@ import joblib
 import pandas as pd
 
 from gitops_ml.core import paths
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from gitops_ml.serving.prediction_log import PredictionLog
 from tests.benchmarks.pipeline import stage_usage
 from tests.support import SYNTHETIC, copy_project, merge, tool_env, write_params
@@ -38,7 +38,7 @@ def run(folder: Path) -> dict[str, Any]:
 
 
 def write_log(project: Path, rows: int) -> Path:
-    frame = make_churn_table(rows, seed=rows).drop(columns=["customer_id", "churned"])
+    frame = make_customer_table(rows, seed=rows).drop(columns=["customer_id", "churned"])
     model = joblib.load(project / paths.MODEL)
     frame["prediction_probability"] = model.predict_proba(frame)[:, 1].round(6)
     log = project / "logs" / str(rows) / "predictions.jsonl"

@@ -6,12 +6,12 @@ import pandas as pd
 
 from gitops_ml.core.features import feature_types, infer_type
 from gitops_ml.core.settings import Settings
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from tests.support import SYNTHETIC
 
 
 def test_ids_and_target_are_never_features(settings: Callable[..., Settings]) -> None:
-    types = feature_types(make_churn_table(50, seed=0), settings(**SYNTHETIC).data)
+    types = feature_types(make_customer_table(50, seed=0), settings(**SYNTHETIC).data)
     assert "customer_id" not in types and "churned" not in types
     assert types["plan"] == "categorical" and types["age"] == "numeric"
 

@@ -31,6 +31,22 @@ def test_an_embedded_source_is_one_params_change(
     assert settings.validate_.suite == Path("data/expectations") / suite
 
 
+@pytest.mark.parametrize(
+    ("task", "target", "positive"), [(None, "churned", "yes"), ("multiclass", "satisfaction", None),
+                                     ("regression", "lifetime_value", None)],
+)  # fmt: skip
+def test_the_synthetic_tables_target_follows_the_task(
+    workdir: Path, task: str | None, target: str, positive: str | None
+) -> None:
+    edit_params(workdir / "params.yaml", {"data.source": "synthetic", "data.task": task})
+    settings = load_settings(workdir / "params.yaml")
+    assert (settings.data.target, settings.data.positive_class, settings.data.id_columns) == (
+        target, positive, ("customer_id",)
+    )  # fmt: skip
+    assert settings.validate_.suite == Path(f"data/expectations/synthetic_{task or 'binary'}.json")
+    assert (workdir / settings.validate_.suite).is_file()
+
+
 def test_a_key_set_beside_an_embedded_source_wins(workdir: Path) -> None:
     edit_params(workdir / "params.yaml", {"data.id_columns": [], "data.positive_class": "benign"})
     edit_params(workdir / "params.yaml", {"data.negative_class": "malignant"})
@@ -52,7 +68,7 @@ def test_classes_are_for_a_binary_task(workdir: Path) -> None:
 
 
 FILE = {"source": "file", "target": "label"}
-SUITE = {"suite": "data/expectations/synthetic.json"}
+SUITE = {"suite": "data/expectations/synthetic_binary.json"}
 
 
 def error_for(workdir: Path, **overrides: object) -> str:

@@ -17,7 +17,7 @@ from gitops_ml.core.lineage import file_md5
 from gitops_ml.core.settings import Settings, training_params
 from gitops_ml.pipeline import evaluate, split, train
 from gitops_ml.pipeline.package import MODEL_NAME
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from gitops_ml.release import registry, steps
 from tests.support import SYNTHETIC, git, record_target, train_on
 
@@ -37,7 +37,7 @@ def test_training_and_evaluation_land_in_one_run_on_the_server(
     git(workdir, "commit", "-q", "-m", "tracked")
     commit = git(workdir, "rev-parse", "HEAD").strip()
     config = settings(**SYNTHETIC, tracking={"enabled": True, "experiment": "tracking-test"})
-    train_on(config, make_churn_table(1_500, seed=21))
+    train_on(config, make_customer_table(1_500, seed=21))
     results = evaluate.run(config)
 
     client = MlflowClient(mlflow_server)
@@ -79,7 +79,7 @@ def test_a_release_registers_its_model_once_and_the_champion_moves_between_relea
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     tracked = {"enabled": False, "experiment": "release-test"}  # trained untracked, as on another machine
     paths.RAW_DATA.parent.mkdir(parents=True)
-    make_churn_table(1_000, seed=8).to_parquet(paths.RAW_DATA)
+    make_customer_table(1_000, seed=8).to_parquet(paths.RAW_DATA)
     record_target(settings(**SYNTHETIC), pd.read_parquet(paths.RAW_DATA))
     split.run(settings(**SYNTHETIC, tracking=tracked))
     versions = []

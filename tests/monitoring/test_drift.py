@@ -13,7 +13,7 @@ from gitops_ml.core import paths
 from gitops_ml.core.errors import DataError
 from gitops_ml.monitoring import drift
 from gitops_ml.pipeline import train
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from gitops_ml.serving.prediction_log import PredictionLog
 from tests.support import SYNTHETIC, make_settings, outside_code, record_target, write_params
 
@@ -28,7 +28,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         paths.TRAIN_DATA.parent.mkdir(parents=True)
-        make_churn_table(4_000, seed=1).to_parquet(paths.TRAIN_DATA)
+        make_customer_table(4_000, seed=1).to_parquet(paths.TRAIN_DATA)
         record_target(make_settings(**SYNTHETIC), pd.read_parquet(paths.TRAIN_DATA))
         train.run(make_settings(**SYNTHETIC))
     yield folder
@@ -41,7 +41,7 @@ def in_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def current_table(shifted: bool) -> Path:
-    frame = make_churn_table(1_500, seed=7)
+    frame = make_customer_table(1_500, seed=7)
     if shifted:
         frame["monthly_charges"] *= 1.6
         premium = np.random.default_rng(0).random(len(frame)) < 0.5
@@ -81,7 +81,7 @@ def test_an_unshifted_set_is_not_flagged(in_project: Path) -> None:
 
 def test_quality_names_new_categories_and_extra_missing_values(in_project: Path) -> None:
     reference = pd.read_parquet(paths.TRAIN_DATA)
-    current = make_churn_table(500, seed=9)
+    current = make_customer_table(500, seed=9)
     current.loc[:49, "region"] = "mars"
     current.loc[:199, "age"] = np.nan
     types = dict.fromkeys(FEATURES[:4], "numeric") | dict.fromkeys(FEATURES[4:], "categorical")
@@ -112,7 +112,7 @@ def test_a_current_set_that_does_not_match_the_features_is_a_clear_error(
     in_project: Path, change, expected: list[str]
 ) -> None:
     path = Path("bad.csv")
-    change(make_churn_table(1_500, seed=4)).to_csv(path, index=False)
+    change(make_customer_table(1_500, seed=4)).to_csv(path, index=False)
     previous = Path("kept")
     previous.mkdir(exist_ok=True)
     (previous / "drift.json").write_text('{"earlier": true}')
@@ -126,7 +126,7 @@ def test_a_current_set_that_does_not_match_the_features_is_a_clear_error(
 
 def test_too_few_rows_is_an_error_naming_the_setting(in_project: Path) -> None:
     path = Path("few.parquet")
-    make_churn_table(20, seed=4).to_parquet(path)
+    make_customer_table(20, seed=4).to_parquet(path)
     with pytest.raises(DataError, match=r"few.parquet: 20 rows; at least 100 are needed .*monitor.min_rows"):
         drift.run(make_settings(**SYNTHETIC), paths.TRAIN_DATA, path, Path("out"))
 

@@ -9,7 +9,7 @@ import pytest
 from gitops_ml.core import paths
 from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline import evaluate, ingest
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from gitops_ml.quality.compare import Predictions
 from gitops_ml.quality.metrics import TASK_METRICS, Scored
 from tests.support import SYNTHETIC, train_on
@@ -19,7 +19,7 @@ METRIC_NAMES = {"accuracy", "precision", "recall", "f1", "roc_auc", "average_pre
 
 def test_evaluate_writes_metrics_predictions_plot_data_and_pngs(settings: Callable[..., Settings]) -> None:
     config = settings(**SYNTHETIC, evaluate={"curve_points": 50})
-    train_on(config, make_churn_table(2_000, seed=4))
+    train_on(config, make_customer_table(2_000, seed=4))
     results = evaluate.run(config)
 
     assert json.loads(paths.METRICS.read_text()) == results

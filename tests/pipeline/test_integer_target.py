@@ -11,13 +11,13 @@ import pandas as pd
 from gitops_ml.core import paths
 from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline import evaluate, ingest, split, suggest_suite, train, validate
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 
 
 def test_integer_target_and_declared_category_run_through_every_stage(
     workdir: Path, settings: Callable[..., Settings]
 ) -> None:
-    frame = make_churn_table(1_500, seed=8)
+    frame = make_customer_table(1_500, seed=8)
     frame["churned"] = (frame["churned"] == "yes").astype(int)
     frame["region"] = frame["region"].map({"north": 1, "south": 2, "east": 3, "west": 4})  # floats with gaps
     frame.to_csv("data/external/churn.csv", index=False)

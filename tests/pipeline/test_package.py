@@ -11,14 +11,14 @@ from gitops_ml.core.files import read_table, write_with
 from gitops_ml.core.lineage import file_md5
 from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline import evaluate, package
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from gitops_ml.release import bento
 from tests.support import SYNTHETIC, train_on
 
 
 def test_bundle_metadata_describes_the_model_for_the_service(settings: Callable[..., Settings]) -> None:
     config = settings(**SYNTHETIC)
-    train_on(config, make_churn_table(800, seed=6))
+    train_on(config, make_customer_table(800, seed=6))
     evaluate.run(config)
     train_frame = read_table(paths.TRAIN_DATA)
 

@@ -5,12 +5,12 @@ from collections.abc import Callable
 from gitops_ml.core.settings import Settings
 from gitops_ml.core.target import Target
 from gitops_ml.pipeline.split import split
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from tests.support import SYNTHETIC
 
 
 def test_split_is_stratified_seeded_and_partitions_the_rows(settings: Callable[..., Settings]) -> None:
-    frame = make_churn_table(2_000, seed=5)
+    frame = make_customer_table(2_000, seed=5)
     config = settings(**SYNTHETIC, split={"test_size": 0.25, "seed": 7})
     binary = Target("binary", ("no", "yes"))
     train, test = split(frame, config, binary)
@@ -25,7 +25,7 @@ def test_split_is_stratified_seeded_and_partitions_the_rows(settings: Callable[.
 
 
 def test_a_regression_target_is_split_without_strata(settings: Callable[..., Settings]) -> None:
-    frame = make_churn_table(1_000, seed=5)
+    frame = make_customer_table(1_000, seed=5)
     frame["monthly_charges"] = frame["monthly_charges"].fillna(0.0)
     config = settings(data={"source": "synthetic", "target": "monthly_charges"})
     # Each value is its own class: stratifying would fail on values seen once.

@@ -9,14 +9,14 @@ import pandas as pd
 from gitops_ml.core import paths
 from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline import ingest, suggest_suite, validate
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from tests.support import SYNTHETIC
 
 
 def test_suggested_suite_accepts_its_data_and_rejects_drifted_data(
     workdir: Path, settings: Callable[..., Settings]
 ) -> None:
-    frame = make_churn_table(1_000, seed=11)
+    frame = make_customer_table(1_000, seed=11)
     frame.to_csv("data/external/churn.csv", index=False)
     config = settings(**SYNTHETIC)
     suite = suggest_suite.run(config, Path("data/external/churn.csv"), Path("data/expectations/mine.json"), 0.1)

@@ -10,7 +10,7 @@ from gitops_ml.core import paths
 from gitops_ml.core.features import feature_types
 from gitops_ml.core.settings import Settings, training_params
 from gitops_ml.pipeline import train
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from tests.support import SYNTHETIC, record_target
 
 
@@ -21,7 +21,7 @@ def test_mixed_type_pipeline_learns_and_survives_unseen_categories_and_gaps(
     # With tracking on: MLflow's skops check loads each family's logged model back (it must trust its types).
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     config = settings(**SYNTHETIC, train={"model": family}, tracking={"enabled": True})
-    frame = make_churn_table(3_000, seed=2)
+    frame = make_customer_table(3_000, seed=2)
     for path in (paths.RAW_DATA, paths.TRAIN_DATA, paths.TEST_DATA):
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(path)
@@ -31,7 +31,7 @@ def test_mixed_type_pipeline_learns_and_survives_unseen_categories_and_gaps(
     assert type(model.named_steps["model"]).__name__ == (
         "LogisticRegression" if family == "linear" else "HistGradientBoostingClassifier"
     )
-    holdout = make_churn_table(1_000, seed=3)
+    holdout = make_customer_table(1_000, seed=3)
     features = holdout[list(feature_types(holdout, config.data))]
     probability = model.predict_proba(features)[:, 1]
     from sklearn.metrics import roc_auc_score

@@ -12,7 +12,7 @@ from gitops_ml.core.errors import DataError, DataValidationError
 from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline import validate
 from gitops_ml.pipeline.ingest import load_embedded
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from tests.support import SYNTHETIC
 
 
@@ -32,7 +32,7 @@ def test_default_data_passes_its_checked_in_suite(cancer: pd.DataFrame, settings
 
 
 def test_synthetic_data_passes_its_suite_at_scale(settings: Callable[..., Settings]) -> None:
-    assert failures(make_churn_table(50_000, seed=9), settings(**SYNTHETIC)) == []
+    assert failures(make_customer_table(50_000, seed=9), settings(**SYNTHETIC)) == []
 
 
 def test_missing_column_is_reported_once(cancer: pd.DataFrame, settings: Callable[..., Settings]) -> None:
@@ -57,7 +57,7 @@ def test_text_in_a_numeric_column_shows_the_offending_values(
 
 
 def test_compound_ids_must_be_unique(settings: Callable[..., Settings]) -> None:
-    frame = make_churn_table(300, seed=1)
+    frame = make_customer_table(300, seed=1)
     frame.loc[5, ["customer_id", "contract"]] = frame.loc[4, ["customer_id", "contract"]]
     config = settings(**{**SYNTHETIC, "data": {**SYNTHETIC["data"], "id_columns": ["customer_id", "contract"]}})
     found = failures(frame, config)

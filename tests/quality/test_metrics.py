@@ -12,6 +12,7 @@ from gitops_ml.quality.metrics import (
     MULTICLASS_METRICS,
     REGRESSION_METRICS,
     TASK_METRICS,
+    Metric,
     Scored,
     score,
     task_of,
@@ -42,19 +43,39 @@ def test_every_metric_params_yaml_may_name_is_computed_and_reported() -> None:
     assert tuple(classification_metrics([True, False], [0.8, 0.3], threshold=0.5)) == get_args(MetricName)
 
 
+def resamples(rng: np.random.Generator, records: int, rounds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of drawn record indices, and the same resamples as weights (how often each row drew each record)."""
+    index = rng.integers(0, records, size=(rounds, records))
+    return index, np.stack([np.bincount(row, minlength=records) for row in index]).astype(float)
+
+
+def assert_weighted_equals_scikit_learns(
+    metric: Metric, task: Task, y: np.ndarray, pred: np.ndarray, p: np.ndarray, seed: int
+) -> None:
+    """On the full sample (weights of one), and on each resample against scikit-learn on the drawn records."""
+    scored = Scored(task, y, pred, p)
+    assert metric.weighted(scored, np.ones((1, len(y))))[0] == pytest.approx(
+        metric.score(y, pred, p), rel=1e-9, abs=1e-12
+    )
+    index, weights = resamples(np.random.default_rng(seed), len(y))
+    for value, picked in zip(metric.weighted(scored, weights), index, strict=True):
+        if task != "regression" and np.isnan(value):
+            # Undefined where the sample lacks a class: ROC AUC needs both (one class against the rest, every class).
+            assert len(set(y[picked].tolist())) < (p.shape[-1] if task == "multiclass" else 2)
+            continue
+        assert value == pytest.approx(metric.score(y[picked], pred[picked], p[picked]), rel=1e-9, abs=1e-12)
+
+
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("metric", sorted(METRICS))
-def test_the_vectorised_metrics_equal_scikit_learns(metric: MetricName, seed: int) -> None:
+def test_the_binary_metrics_equal_scikit_learns_on_the_sample_and_on_each_resample(
+    metric: MetricName, seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(8, 300))
     y = np.r_[True, False, rng.random(n - 2) < rng.uniform(0.05, 0.95)]
     p = np.round(rng.random(n), int(rng.integers(1, 4)))  # few decimals: many ties
-    pred = p >= 0.5
-    expected = METRICS[metric].score(y, pred, p)
-    assert METRICS[metric].per_row(y, pred, p) == pytest.approx(expected, abs=1e-12)
-    # Vectorised over rows: each row scores like the 1-D call.
-    rows = METRICS[metric].per_row(np.stack([y, y]), np.stack([pred, pred]), np.stack([p, p]))
-    assert rows[1] == pytest.approx(expected, abs=1e-12)
+    assert_weighted_equals_scikit_learns(METRICS[metric], "binary", y, p >= 0.5, p, seed)
 
 
 def multiclass_sample(seed: int, k: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -68,37 +89,28 @@ def multiclass_sample(seed: int, k: int = 4) -> tuple[np.ndarray, np.ndarray, np
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("metric", sorted(MULTICLASS_METRICS))
-def test_the_multiclass_metrics_equal_scikit_learns_on_the_sample_and_on_each_resampled_row(
-    metric: str, seed: int
-) -> None:
+def test_the_multiclass_metrics_equal_scikit_learns_on_the_sample_and_on_each_resample(metric: str, seed: int) -> None:
+    # Small samples, where resamples lose classes from the actual or the predicted values.
     y, pred, p = multiclass_sample(seed)
-    expected = MULTICLASS_METRICS[metric].score(y, pred, p)  # type: ignore[index]
-    assert MULTICLASS_METRICS[metric].per_row(y, pred, p) == pytest.approx(expected, abs=1e-12)  # type: ignore[index]
-    # Resampled rows, where classes go missing from the actual or the predicted values.
-    index = np.random.default_rng(seed).integers(0, len(y), size=(5, len(y) // 3 + 3))
-    rows = MULTICLASS_METRICS[metric].per_row(y[index], pred[index], p[index])  # type: ignore[index]
-    for row, picked in zip(rows, index, strict=True):
-        if metric == "roc_auc_ovr" and len(set(y[picked])) < p.shape[1]:
-            assert np.isnan(row)  # one class against the rest needs every class
-            continue
-        assert row == pytest.approx(MULTICLASS_METRICS[metric].score(y[picked], pred[picked], p[picked]), abs=1e-12)  # type: ignore[index]
+    assert_weighted_equals_scikit_learns(MULTICLASS_METRICS[metric], "multiclass", y, pred, p, seed)  # type: ignore[index]
 
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("metric", sorted(REGRESSION_METRICS))
-def test_the_regression_metrics_equal_scikit_learns_on_the_sample_and_on_each_resampled_row(
-    metric: str, seed: int
-) -> None:
+def test_the_regression_metrics_equal_scikit_learns_on_the_sample_and_on_each_resample(metric: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    y = rng.gamma(2.0, 50.0, int(rng.integers(5, 300)))
+    y = rng.gamma(2.0, 50.0, int(rng.integers(5, 300))) + 1e6 * seed  # R² holds far from zero too
     pred = y + rng.normal(0, 20, len(y))
     chosen = REGRESSION_METRICS[metric]  # type: ignore[index]
-    assert chosen.per_row(y, pred, pred) == pytest.approx(chosen.score(y, pred, pred), rel=1e-12)
-    index = rng.integers(0, len(y), size=(5, len(y)))
-    for row, picked in zip(chosen.per_row(y[index], pred[index], pred[index]), index, strict=True):
-        assert row == pytest.approx(chosen.score(y[picked], pred[picked], pred[picked]), rel=1e-12)
+    assert_weighted_equals_scikit_learns(chosen, "regression", y, pred, pred, seed)
     constant = np.full(4, 3.0)  # R² of a constant actual value, as scikit-learn makes it finite
-    assert chosen.per_row(constant, constant, constant) == pytest.approx(chosen.score(constant, constant, constant))
+    expected = chosen.score(constant, constant, constant)
+    assert Scored("regression", constant, constant, constant).unweighted(metric) == pytest.approx(expected)  # type: ignore[arg-type]
+    one_drawn = np.array([[0.0, 4.0, 0.0, 0.0]])  # a resample of one record, four times: a constant actual value
+    varied = np.array([1.0, 2.0, 3.0, 4.0])
+    assert chosen.weighted(Scored("regression", varied, varied + 1, varied + 1), one_drawn)[0] == pytest.approx(
+        chosen.score(np.full(4, 2.0), np.full(4, 3.0), np.full(4, 3.0))
+    )
 
 
 def test_each_task_has_its_metrics_and_the_direction_that_is_better() -> None:

@@ -16,7 +16,7 @@ from gitops_ml.core import paths
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline import evaluate, split, train, validate
-from gitops_ml.pipeline.synthetic import make_churn_table
+from gitops_ml.pipeline.synthetic import make_customer_table
 from gitops_ml.release import model_card
 from tests.support import ROOT, SYNTHETIC, git
 
@@ -36,7 +36,7 @@ def pipeline_run(workdir: Path, settings: Callable[..., Settings]) -> Settings:
     shutil.copytree(ROOT / "docs", workdir / "docs")
     config = settings(**SYNTHETIC, model_card={"slices": ["plan", "region"]})
     paths.RAW_DATA.parent.mkdir(parents=True)
-    make_churn_table(1_500, seed=5).to_parquet(paths.RAW_DATA)
+    make_customer_table(1_500, seed=5).to_parquet(paths.RAW_DATA)
     validate.run(config)
     split.run(config)
     train.run(config)
@@ -68,7 +68,7 @@ def test_the_card_has_every_section_with_the_pipelines_figures(pipeline_run: Set
     for plan in test["plan"].dropna().unique():
         assert f"| `{plan}` | {(test['plan'] == plan).sum():,} |" in card
     assert "Per category of `region`" in card
-    assert "Passed: " in card and "expectations of `data/expectations/synthetic.json`" in card
+    assert "Passed: " in card and "expectations of `data/expectations/synthetic_binary.json`" in card
 
 
 def test_a_slice_that_is_not_a_column_is_named(pipeline_run: Settings) -> None:

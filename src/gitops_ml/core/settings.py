@@ -53,21 +53,35 @@ EMBEDDED_SOURCES: dict[str, dict[str, Any]] = {
     },
     "wine": {"target": "cultivar", "id_columns": ["sample_id"], "suite": "data/expectations/wine.json"},
     "diabetes": {"target": "progression", "id_columns": ["patient_id"], "suite": "data/expectations/diabetes.json"},
-    "synthetic": {
-        "target": "churned", "positive_class": "yes", "negative_class": "no", "id_columns": ["customer_id"],
-        "suite": "data/expectations/synthetic.json",
-    },
 }  # fmt: skip
+# The synthetic table's target follows data.task (binary when null); its rows do not.
+SYNTHETIC_TARGETS: dict[str, dict[str, Any]] = {
+    "binary": {"target": "churned", "positive_class": "yes", "negative_class": "no"},
+    "multiclass": {"target": "satisfaction"},
+    "regression": {"target": "lifetime_value"},
+}
+
+
+def embedded_preset(data: dict[str, Any]) -> dict[str, Any]:
+    """What a source fills in for the keys left null (nothing but empty id columns for a file)."""
+    source = data.get("source", "breast_cancer")
+    if source == "synthetic":
+        task = data.get("task") or "binary"
+        targets = SYNTHETIC_TARGETS.get(task, SYNTHETIC_TARGETS["binary"])  # an unknown task is reported by its field
+        return {**targets, "id_columns": ["customer_id"], "suite": f"data/expectations/synthetic_{task}.json"}
+    return EMBEDDED_SOURCES.get(source, {"id_columns": []})
 
 
 class DataSettings(Section):
     source: Source = "breast_cancer"
     """Where the data comes from: scikit-learn's `breast_cancer` (binary), `wine` (multiclass) or `diabetes`
-    (regression), a `synthetic` churn table (binary), or a `file`. An embedded source fills in `target`,
+    (regression), a `synthetic` customer table (its target follows `task`: churned, satisfaction or
+    lifetime_value), or a `file`. An embedded source fills in `target`,
     the classes, `id_columns` and `validate.suite` where they are null."""
     task: Task | None = None
     """`binary`, `multiclass` or `regression`; null: inferred from the target (2 values: binary; text or up
-    to 20 whole numbers: multiclass; other numbers: regression) and printed by the validate stage."""
+    to 20 whole numbers: multiclass; other numbers: regression) and printed by the validate stage. With
+    `source: synthetic` it also chooses the table's target (null: binary)."""
     path: Path = Path("data/external")
     """With `source: file`: the `.csv` or `.parquet` file to ingest (a DVC dependency)."""
     synthetic: SyntheticSettings = SyntheticSettings()
@@ -333,8 +347,7 @@ class Settings(Section):
             return raw
         data = dict(raw.get("data", {}))
         check = dict(raw["validate"]) if isinstance(raw.get("validate"), dict) else {}
-        preset = EMBEDDED_SOURCES.get(data.get("source", "breast_cancer"), {"id_columns": []})
-        for key, value in preset.items():
+        for key, value in embedded_preset(data).items():
             section = check if key == "suite" else data
             if section.get(key) is None:
                 section[key] = value

@@ -32,9 +32,9 @@ def report_markers(data: DataSettings, columns_with_gaps: list[str]) -> None:
 
 def load_source(data: DataSettings) -> pd.DataFrame:
     if data.source == "synthetic":
-        from gitops_ml.pipeline.synthetic import make_churn_table
+        from gitops_ml.pipeline.synthetic import make_customer_table
 
-        return make_churn_table(data.synthetic.rows, data.synthetic.seed)
+        return make_customer_table(data.synthetic.rows, data.synthetic.seed, data.task or "binary", data.target)
     if data.source in EMBEDDED:
         return load_embedded(data.source)
     return read_table(data.path, data.missing_values)

@@ -2,9 +2,10 @@
 
 Used by the pull-request report. When both models were scored on the same test records, each
 bootstrap round resamples those records once and scores both models on the sample, so the
-interval is that of the difference, not of two independent estimates. Metrics are computed
-vectorised over the rounds, a bounded chunk at a time (milliseconds for thousands of rounds), and agree with
-scikit-learn's on the full sample (a test holds them to it).
+interval is that of the difference, not of two independent estimates. A round is the count of
+times it drew each record; the metrics are weighted sums over the records, computed for a bounded
+chunk of rounds at a time, and agree with scikit-learn's on the full sample and on each resample
+(tests hold them to it).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from gitops_ml.quality.metrics import TASK_METRICS, Scored, lower_is_better
 Verdict = Literal["better", "worse", "unchanged"]
 
 
-# Elements of one chunk of resampled rows (rounds x records x classes): bounds the bootstrap's memory
-# on a large test set, where all rounds at once would take gigabytes.
+# Elements of one chunk of rounds' weights (rounds x records): bounds the bootstrap's memory on a
+# large test set, where all rounds at once would take gigabytes.
 CHUNK_ELEMENTS = 4_000_000
 
 
@@ -120,10 +121,8 @@ def paired_bootstrap(
     base, new = aligned(base, new)
     table = TASK_METRICS[new.task]
     differences = _per_round(
-        lambda sample: {
-            m: table[m].per_row(*_sample(new, sample)) - table[m].per_row(*_sample(base, sample)) for m in metrics
-        },
-        new,
+        lambda weights: {m: table[m].weighted(new, weights) - table[m].weighted(base, weights) for m in metrics},
+        len(new.ids),
         rounds,
         seed,
     )
@@ -136,23 +135,29 @@ def bootstrap(
     """Percentile interval of each metric of one model over resamples of its test records."""
     table = TASK_METRICS[predictions.task]
     values = _per_round(
-        lambda sample: {m: table[m].per_row(*_sample(predictions, sample)) for m in metrics}, predictions, rounds, seed
+        lambda weights: {m: table[m].weighted(predictions, weights) for m in metrics},
+        len(predictions.ids),
+        rounds,
+        seed,
     )
     return {metric: _interval(found, confidence) for metric, found in values.items()}
 
 
 def _per_round(
-    compute: Callable[[np.ndarray], dict[AnyMetricName, np.ndarray]], predictions: Predictions, rounds: int, seed: int
+    compute: Callable[[np.ndarray], dict[AnyMetricName, np.ndarray]], records: int, rounds: int, seed: int
 ) -> dict[AnyMetricName, np.ndarray]:
-    """``compute`` over ``rounds`` resamples of the records, a chunk of rounds at a time; the same
-    resamples whatever the chunk size (one generator, drawn in order)."""
-    records = len(predictions.ids)
-    width = records * (predictions.scores.shape[1] if predictions.scores.ndim > 1 else 1)
-    chunk = max(1, CHUNK_ELEMENTS // max(1, width))
+    """``compute`` over ``rounds`` resamples of the records (each drawn with replacement, given to it as the
+    count of each record), a chunk of rounds at a time; the same resamples whatever the chunk size (one
+    generator, drawn in order)."""
+    chunk = max(1, CHUNK_ELEMENTS // max(1, records))
     generator = np.random.default_rng(seed)
     parts: list[dict[AnyMetricName, np.ndarray]] = []
     for start in range(0, rounds, chunk):
-        parts.append(compute(generator.integers(0, records, size=(min(chunk, rounds - start), records))))
+        size = min(chunk, rounds - start)
+        drawn = generator.integers(0, records, size=(size, records))
+        drawn += records * np.arange(size)[:, None]  # each round's records apart, for one bincount
+        counts = np.bincount(drawn.ravel(), minlength=size * records).reshape(size, records)
+        parts.append(compute(counts.astype(float)))
     return {metric: np.concatenate([part[metric] for part in parts]) for metric in parts[0]}
 
 
@@ -160,10 +165,6 @@ def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(values[~np.isnan(values)], [tail, 100 - tail])
     return float(low), float(high)
-
-
-def _sample(p: Predictions, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return p.actual[index], p.predicted[index], p.scores[index]
 
 
 def compare(

@@ -1,11 +1,13 @@
 """The metrics of each task: each said once, with the two ways it is computed.
 
 - ``score``: scikit-learn's, on one set of predictions; the figures the pipeline reports.
-- ``per_row``: vectorised over the rows of a (rounds, records) array of resamples, NaN where a row
-  leaves it undefined; the bootstrap intervals and the model card's slices. A test holds it equal to
-  ``score`` on the full sample.
+- ``weighted``: every row of a (rounds, records) array of weights at once, each row a resample
+  given as how many times it drew each record (NaN where a row leaves the metric undefined); the
+  bootstrap intervals and the model card's slices. Weighted sums, and for the ranking metrics one
+  sort of the full predictions, so a round costs a pass over the records rather than a sort of
+  them. A test holds it equal to ``score`` on the full sample and on explicit resamples.
 
-Both take (actual, predicted, scores):
+Both read a ``Scored`` (actual, predicted, scores):
 
 - binary: is_positive, predicted_positive (booleans) and the positive class's probability;
 - multiclass: class indices 0..k-1, predicted indices, and the probabilities (..., k);
@@ -15,12 +17,11 @@ Both take (actual, predicted, scores):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import rankdata
 from sklearn import metrics as skm
 
 from gitops_ml.core.errors import PipelineError
@@ -28,15 +29,6 @@ from gitops_ml.core.settings import AnyMetricName, MetricName, MulticlassMetricN
 from gitops_ml.core.target import Target
 
 DECIMALS = 6
-
-PerRow = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Metric:
-    score: Callable[[np.ndarray, np.ndarray, np.ndarray], float]
-    per_row: PerRow
-    lower_is_better: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +39,10 @@ class Scored:
     actual: np.ndarray
     predicted: np.ndarray
     scores: np.ndarray
+    # What every resample reads (the scores' sort orders), and what the metrics of one array of weights share
+    # (counts, ranked sums): made once each, not once per metric.
+    _rankings: dict[int, _Ranking] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _shared: dict[object, tuple[np.ndarray, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def metrics(self) -> dict[str, float]:
         """Every metric of the task, rounded so that identical predictions serialise to identical bytes."""
@@ -54,6 +50,109 @@ class Scored:
             name: round(float(metric.score(self.actual, self.predicted, self.scores)), DECIMALS)
             for name, metric in TASK_METRICS[self.task].items()
         }
+
+    def unweighted(self, metric: AnyMetricName) -> float:
+        """One metric on these rows, each counted once (``weighted`` with weights of one)."""
+        return float(TASK_METRICS[self.task][metric].weighted(self, np.ones((1, len(self.actual))))[0])
+
+
+Weighted = Callable[[Scored, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Metric:
+    score: Callable[[np.ndarray, np.ndarray, np.ndarray], float]
+    weighted: Weighted
+    lower_is_better: bool = False
+
+
+def _sum(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each row's weighted sum of the records' values: (rounds,). einsum, not BLAS: the same bits on every CPU."""
+    return np.asarray(np.einsum("rn,n->r", weights, values.astype(float)), dtype=float)
+
+
+def _mean(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return np.asarray(_sum(weights, values) / weights.sum(axis=1), dtype=float)
+
+
+def _shared(scored: Scored, key: object, weights: np.ndarray, compute: Callable[[], Any]) -> Any:
+    """``compute()`` for these weights, made once for all the metrics that read it (the last weights only)."""
+    held = scored._shared.get(key)
+    if held is None or held[0] is not weights:
+        held = scored._shared[key] = (weights, compute())
+    return held[1]
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    """The records in ascending order of one score column, and for each positive record (in that order) its
+    position and the first and last positions of its run of tied scores."""
+
+    order: np.ndarray
+    positive: np.ndarray  # in ``order``
+    at: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+
+def _ranking(scored: Scored, column: int) -> _Ranking:
+    """The binary scores (column -1), or one class's probabilities against the rest."""
+    if column not in scored._rankings:
+        values = scored.scores if column < 0 else scored.scores[:, column]
+        positive = scored.actual if column < 0 else scored.actual == column
+        order = np.argsort(values, kind="mergesort")
+        ordered = values[order]
+        changes = ordered[1:] != ordered[:-1]
+        positions = np.arange(len(order))
+        first = np.maximum.accumulate(np.where(np.r_[True, changes], positions, 0))
+        last = np.minimum.accumulate(np.where(np.r_[changes, True], positions, len(order))[::-1])[::-1]
+        at = np.flatnonzero(positive[order])
+        scored._rankings[column] = _Ranking(order, positive[order], at, first[at], last[at])
+    return scored._rankings[column]
+
+
+@dataclass(frozen=True)
+class _RankedSums:
+    """For each positive record of a resample (rounds, positives): its weight, and the weight of all records and of
+    the positives before its run of tied scores and through it (cumulative in ascending order)."""
+
+    weight: np.ndarray
+    before: np.ndarray
+    positives_before: np.ndarray
+    through: np.ndarray
+    positives_through: np.ndarray
+    total: np.ndarray  # (rounds,)
+
+
+def _ranked_sums(scored: Scored, column: int, weights: np.ndarray) -> _RankedSums:
+    def compute() -> _RankedSums:
+        ranking = _ranking(scored, column)
+        ordered = weights[:, ranking.order]
+        rounds, records = ordered.shape
+        everything, positives = np.zeros((rounds, records + 1)), np.zeros((rounds, records + 1))
+        np.cumsum(ordered, axis=1, out=everything[:, 1:])
+        np.cumsum(np.where(ranking.positive, ordered, 0.0), axis=1, out=positives[:, 1:])
+        return _RankedSums(
+            ordered[:, ranking.at],
+            everything[:, ranking.first],
+            positives[:, ranking.first],
+            everything[:, ranking.last + 1],
+            positives[:, ranking.last + 1],
+            everything[:, -1],
+        )
+
+    return _shared(scored, ("ranked", column), weights, compute)  # type: ignore[no-any-return]
+
+
+def _auc(sums: _RankedSums) -> np.ndarray:
+    # Mann-Whitney: the chance that a random positive outranks a random negative, ties counting half.
+    negatives_before = sums.before - sums.positives_before
+    negatives_through = sums.through - sums.positives_through
+    p = sums.weight.sum(axis=1)
+    n = sums.total - p
+    outranked = np.einsum("rp,rp->r", sums.weight, (negatives_before + negatives_through) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where((p > 0) & (n > 0), outranked / (p * n), np.nan), dtype=float)
 
 
 def score(model: Any, features: Any, actual: ArrayLike, target: Target, threshold: float) -> Scored:
@@ -71,13 +170,13 @@ def score(model: Any, features: Any, actual: ArrayLike, target: Target, threshol
     return Scored("multiclass", y.astype(int), probabilities.argmax(axis=1), probabilities)
 
 
-def _accuracy(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
-    return np.asarray(np.mean(y == pred, axis=-1), dtype=float)
+def _accuracy(s: Scored, w: np.ndarray) -> np.ndarray:
+    return _mean(w, s.actual == s.predicted)
 
 
-def _counts(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    tp = np.sum(y & pred, axis=-1)
-    return tp, np.sum(~y & pred, axis=-1), np.sum(y & ~pred, axis=-1)
+def _counts(s: Scored, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    y, pred = s.actual, s.predicted
+    return _shared(s, "counts", w, lambda: (_sum(w, y & pred), _sum(w, ~y & pred), _sum(w, y & ~pred)))  # type: ignore[no-any-return]
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -85,53 +184,42 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.asarray(np.divide(numerator, denominator, out=np.zeros(np.shape(numerator)), where=denominator > 0))
 
 
-def _precision(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
-    tp, fp, _fn = _counts(y, pred)
+def _precision(s: Scored, w: np.ndarray) -> np.ndarray:
+    tp, fp, _fn = _counts(s, w)
     return _ratio(tp, tp + fp)
 
 
-def _recall(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
-    tp, _fp, fn = _counts(y, pred)
+def _recall(s: Scored, w: np.ndarray) -> np.ndarray:
+    tp, _fp, fn = _counts(s, w)
     return _ratio(tp, tp + fn)
 
 
-def _f1(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
-    tp, fp, fn = _counts(y, pred)
+def _f1(s: Scored, w: np.ndarray) -> np.ndarray:
+    tp, fp, fn = _counts(s, w)
     return _ratio(2 * tp, 2 * tp + fp + fn)
 
 
-def _roc_auc(y: np.ndarray, _: np.ndarray, p: np.ndarray) -> np.ndarray:
-    # Mann-Whitney: the chance that a random positive outranks a random negative, ties counting half.
-    ranks = rankdata(p, axis=-1)
-    positives = y.sum(axis=-1)
-    negatives = y.shape[-1] - positives
+def _roc_auc(s: Scored, w: np.ndarray) -> np.ndarray:
+    return _auc(_ranked_sums(s, -1, w))
+
+
+def _average_precision(s: Scored, w: np.ndarray) -> np.ndarray:
+    # Precision at each distinct threshold, from the highest down, weighted by the recall it adds
+    # (scikit-learn's definition): for each positive record, the precision of the threshold at its score,
+    # which takes its run of ties and every record above. Undefined without positives.
+    sums = _ranked_sums(s, -1, w)
+    seen = sums.total[:, None] - sums.before
+    found = sums.weight.sum(axis=1)[:, None] - sums.positives_before
+    precision = np.divide(found, seen, out=np.zeros_like(seen), where=seen > 0)
+    p = sums.weight.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        auc = (np.sum(ranks * y, axis=-1) - positives * (positives + 1) / 2) / (positives * negatives)
-    return np.asarray(np.where((positives > 0) & (negatives > 0), auc, np.nan), dtype=float)
+        return np.asarray(np.where(p > 0, np.einsum("rp,rp->r", sums.weight, precision) / p, np.nan), dtype=float)
 
 
-def _average_precision(y: np.ndarray, _: np.ndarray, p: np.ndarray) -> np.ndarray:
-    # Precision at each distinct threshold, weighted by the recall it adds (scikit-learn's definition).
-    y2, p2 = np.atleast_2d(y), np.atleast_2d(p)
-    values = np.full(len(y2), np.nan)
-    for row, (labels, scores) in enumerate(zip(y2, p2, strict=True)):
-        positives = labels.sum()
-        if positives == 0:
-            continue
-        order = np.argsort(-scores, kind="mergesort")
-        labels, scores = labels[order], scores[order]
-        last_of_tie = np.r_[np.diff(scores) != 0, True]
-        tp = np.cumsum(labels)[last_of_tie]
-        seen = (np.arange(1, len(labels) + 1))[last_of_tie]
-        recall_gain = np.diff(np.r_[0, tp]) / positives
-        values[row] = np.sum(recall_gain * tp / seen)
-    return values if np.ndim(y) > 1 else values[0]
-
-
-def _log_loss(y: np.ndarray, _: np.ndarray, p: np.ndarray) -> np.ndarray:
+def _log_loss(s: Scored, w: np.ndarray) -> np.ndarray:
     eps = np.finfo(float).eps
-    clipped = np.clip(p, eps, 1 - eps)
-    return np.asarray(-np.mean(np.where(y, np.log(clipped), np.log(1 - clipped)), axis=-1), dtype=float)
+    clipped = np.clip(s.scores, eps, 1 - eps)
+    return _mean(w, -np.where(s.actual, np.log(clipped), np.log(1 - clipped)))
 
 
 # In the order metrics.json lists them.
@@ -148,21 +236,26 @@ METRICS: dict[MetricName, Metric] = {
 
 # Multiclass, averaged over the classes present in a sample's actual or predicted values, as
 # scikit-learn averages them; ``k`` is the last axis of the probabilities.
-def _class_counts(y: np.ndarray, pred: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True positives, false positives and false negatives of each class: (..., k)."""
-    classes = np.arange(k)
-    actual, predicted = y[..., None] == classes, pred[..., None] == classes
-    tp = np.sum(actual & predicted, axis=-2)
-    return tp, np.sum(~actual & predicted, axis=-2), np.sum(actual & ~predicted, axis=-2)
+def _class_counts(s: Scored, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True positives, false positives and false negatives of each class: (rounds, k)."""
+    tp, fp, fn = (np.empty((len(w), s.scores.shape[-1])) for _ in range(3))
+    for c in range(s.scores.shape[-1]):
+        actual, predicted = s.actual == c, s.predicted == c
+        tp[:, c], fp[:, c], fn[:, c] = (
+            _sum(w, actual & predicted),
+            _sum(w, ~actual & predicted),
+            _sum(w, actual & ~predicted),
+        )
+    return tp, fp, fn
 
 
 def _macro(per_class: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.asarray(np.sum(per_class * present, axis=-1) / np.sum(present, axis=-1), dtype=float)
 
 
-def _multiclass(kind: str, average: str) -> PerRow:
-    def per_row(y: np.ndarray, pred: np.ndarray, p: np.ndarray) -> np.ndarray:
-        tp, fp, fn = _class_counts(y, pred, p.shape[-1])
+def _multiclass(kind: str, average: str) -> Weighted:
+    def weighted(s: Scored, w: np.ndarray) -> np.ndarray:
+        tp, fp, fn = _class_counts(s, w)
         numerator, denominator = {
             "precision": (tp, tp + fp),
             "recall": (tp, tp + fn),
@@ -172,23 +265,23 @@ def _multiclass(kind: str, average: str) -> PerRow:
             return _macro(_ratio(numerator, denominator), tp + fn)  # weighted by each class's actual count
         return _macro(_ratio(numerator, denominator), (tp + fp + fn) > 0)
 
-    return per_row
+    return weighted
 
 
-def _balanced_accuracy(y: np.ndarray, pred: np.ndarray, p: np.ndarray) -> np.ndarray:
-    tp, _fp, fn = _class_counts(y, pred, p.shape[-1])
+def _balanced_accuracy(s: Scored, w: np.ndarray) -> np.ndarray:
+    tp, _fp, fn = _class_counts(s, w)
     return _macro(_ratio(tp, tp + fn), (tp + fn) > 0)
 
 
-def _multiclass_log_loss(y: np.ndarray, _: np.ndarray, p: np.ndarray) -> np.ndarray:
+def _multiclass_log_loss(s: Scored, w: np.ndarray) -> np.ndarray:
     eps = np.finfo(float).eps
-    chosen = np.take_along_axis(np.clip(p, eps, 1 - eps), y[..., None], axis=-1)[..., 0]
-    return np.asarray(-np.mean(np.log(chosen), axis=-1), dtype=float)
+    chosen = np.take_along_axis(np.clip(s.scores, eps, 1 - eps), s.actual[:, None], axis=-1)[:, 0]
+    return _mean(w, -np.log(chosen))
 
 
-def _roc_auc_ovr(y: np.ndarray, pred: np.ndarray, p: np.ndarray) -> np.ndarray:
+def _roc_auc_ovr(s: Scored, w: np.ndarray) -> np.ndarray:
     """Each class against the rest, averaged; undefined (NaN) when a class is absent from the sample."""
-    per_class = [_roc_auc(y == c, pred, p[..., c]) for c in range(p.shape[-1])]
+    per_class = [_auc(_ranked_sums(s, c, w)) for c in range(s.scores.shape[-1])]
     return np.asarray(np.mean(per_class, axis=0), dtype=float)
 
 
@@ -221,21 +314,25 @@ MULTICLASS_METRICS: dict[MulticlassMetricName, Metric] = {
 }
 
 
-def _mae(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
-    return np.asarray(np.mean(np.abs(y - pred), axis=-1), dtype=float)
+def _mae(s: Scored, w: np.ndarray) -> np.ndarray:
+    return _mean(w, np.abs(s.actual - s.predicted))
 
 
-def _rmse(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
-    return np.asarray(np.sqrt(np.mean((y - pred) ** 2, axis=-1)), dtype=float)
+def _rmse(s: Scored, w: np.ndarray) -> np.ndarray:
+    return np.asarray(np.sqrt(_mean(w, (s.actual - s.predicted) ** 2)), dtype=float)
 
 
-def _r2(y: np.ndarray, pred: np.ndarray, _: np.ndarray) -> np.ndarray:
+def _r2(s: Scored, w: np.ndarray) -> np.ndarray:
     """scikit-learn's R², finite: a constant actual value scores 1 when predicted exactly, else 0."""
-    residual = np.sum((y - pred) ** 2, axis=-1)
-    total = np.sum((y - np.mean(y, axis=-1, keepdims=True)) ** 2, axis=-1)
+    residual = _sum(w, (s.actual - s.predicted) ** 2)
+    # Sums of squares about the full sample's mean: the same total for any shift of the values.
+    centred = s.actual - s.actual.mean()
+    squares, total_weight = _sum(w, centred**2), w.sum(axis=1)
+    total = squares - _sum(w, centred) ** 2 / total_weight
+    constant = total <= squares * 1e-12  # only rounding error left: one value drawn throughout
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = 1 - residual / total
-    return np.asarray(np.where(total > 0, r2, np.where(residual == 0, 1.0, 0.0)), dtype=float)
+    return np.asarray(np.where(constant, np.where(residual == 0, 1.0, 0.0), r2), dtype=float)
 
 
 REGRESSION_METRICS: dict[RegressionMetricName, Metric] = {

@@ -159,13 +159,13 @@ def _slices(settings: Settings, predictions: Predictions, test: pd.DataFrame) ->
     if ids and not np.array_equal(test[ids].astype(str).agg("\x1f".join, axis=1).to_numpy(), predictions.ids):
         raise PipelineError(f"{paths.PREDICTIONS} and {paths.TEST_DATA} do not list the same records in order")
     parts = []
-    table, chosen = TASK_METRICS[predictions.task], SLICE_METRICS[predictions.task]
+    chosen = SLICE_METRICS[predictions.task]
     for column in settings.model_card.slices:
         numeric = (settings.data.feature_types.get(column) or infer_type(test[column])) == "numeric"
         rows = []
         for name, mask in _groups(test[column], numeric=numeric):
             sample = predictions.take(np.flatnonzero(mask))
-            values = [float(table[m].per_row(sample.actual, sample.predicted, sample.scores)) for m in chosen]
+            values = [sample.unweighted(m) for m in chosen]
             share = [f"{sample.actual.mean():.1%}"] if predictions.task == "binary" else []
             rows.append([f"`{name}`", f"{mask.sum():,}", *share, *(_metric(v) for v in values)])
         headers = [f"`{column}`", "Records", *(["Positive"] if predictions.task == "binary" else []), *chosen]
