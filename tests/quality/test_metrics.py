@@ -135,18 +135,42 @@ class Fixed:
 
 
 def test_score_takes_each_tasks_answer_as_its_metrics_do() -> None:
-    binary = score(Fixed([[0.7, 0.3], [0.2, 0.8]]), None, [False, True], Target("binary", ("no", "yes")), 0.25)
+    import pandas as pd
+
+    two, one = pd.DataFrame({"x": [0, 1]}), pd.DataFrame({"x": [0]})
+    binary = score(Fixed([[0.7, 0.3], [0.2, 0.8]]), two, [False, True], Target("binary", ("no", "yes")), 0.25)
     assert binary.predicted.tolist() == [True, True] and binary.scores.tolist() == [0.3, 0.8]
     three = Target("multiclass", ("a", "b", "c"))
-    multiclass = score(Fixed([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]]), None, [1, 2], three, 0.5)
+    multiclass = score(Fixed([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]]), two, [1, 2], three, 0.5)
     assert multiclass.predicted.tolist() == [1, 0] and multiclass.metrics()["accuracy"] == 0.5
-    regression = score(Fixed([1.0, 3.0]), None, [2.0, 3.0], Target("regression"), 0.5)
+    regression = score(Fixed([1.0, 3.0]), two, [2.0, 3.0], Target("regression"), 0.5)
     assert regression.metrics() == {"mae": 0.5, "rmse": pytest.approx(0.707107), "r2": -1.0}
     with pytest.raises(Exception, match="the model knows 3 classes, the data 2"):
-        score(Fixed([[0.2, 0.5, 0.3]]), None, [1], Target("binary", ("no", "yes")), 0.5)
+        score(Fixed([[0.2, 0.5, 0.3]]), one, [1], Target("binary", ("no", "yes")), 0.5)
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_a_metrics_files_names_tell_its_task(task: Task) -> None:
     assert task_of(dict.fromkeys(TASK_METRICS[task], 0.0)) == task
     assert task_of({"accuracy": 1.0}) is None
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_a_large_table_is_scored_in_parts_with_the_same_predictions(
+    task: Task, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    from gitops_ml.quality import metrics
+
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame(rng.normal(size=(1_000, 5)), columns=list("abcde"))
+    classes = {"binary": ("no", "yes"), "multiclass": ("a", "b", "c"), "regression": ()}[task]
+    y = features["a"].to_numpy() if task == "regression" else rng.integers(0, len(classes), 1_000)
+    model = (Ridge() if task == "regression" else LogisticRegression()).fit(features, y)
+    whole = score(model, features, y, Target(task, classes), threshold=0.5)
+    monkeypatch.setattr(metrics, "PREDICT_ROWS", 7)  # 143 calls, the last one of 6 rows
+    parts = score(model, features, y, Target(task, classes), threshold=0.5)
+    assert np.array_equal(parts.scores, whole.scores) and np.array_equal(parts.predicted, whole.predicted)
+    assert parts.metrics() == whole.metrics()

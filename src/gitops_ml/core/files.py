@@ -67,7 +67,13 @@ def read_table(path: Path, missing_values: Sequence[str] | None = None) -> pd.Da
         raise DataError(f"{path}: file is empty (no header, no rows)")
     try:
         if suffix == ".parquet":
-            return pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            # Arrow's buffers are freed column by column as pandas takes them over, so a large table is not held
+            # twice (pd.read_parquet keeps both until it returns, and Arrow's allocator keeps the memory after);
+            # the copy joins the columns into one block per type, as pandas' later operations want them.
+            frame: pd.DataFrame = pq.read_table(path).to_pandas(split_blocks=True, self_destruct=True)
+            return frame.copy()
         if suffix == ".csv":
             if missing_values is None:
                 return pd.read_csv(path)

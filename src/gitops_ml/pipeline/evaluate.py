@@ -19,12 +19,12 @@ from gitops_ml.quality.plots import curve_tables, render_pngs
 def run(settings: Settings) -> dict[str, dict[str, float]]:
     model: Pipeline = joblib.load(paths.MODEL)
     target, options = recorded(), settings.evaluate
-    train, test = (read_table(path) for path in (paths.TRAIN_DATA, paths.TEST_DATA))
-    scores = {name: score_table(model, frame, target, settings) for name, frame in (("train", train), ("test", test))}
-    results = {name: scored.metrics() for name, scored in scores.items()}
+    # One split in memory at a time: the training set can be many times the test set.
+    results = {"train": score_table(model, read_table(paths.TRAIN_DATA), target, settings).metrics()}
+    test = read_table(paths.TEST_DATA)
+    tested = score_table(model, test, target, settings)
+    results["test"] = tested.metrics()
     write_json(paths.METRICS, results)
-
-    tested = scores["test"]
     write_csv(paths.PREDICTIONS, predictions_table(test, tested, target, settings))
     tables = curve_tables(tested, target.classes, bins=options.calibration_bins, max_points=options.curve_points)
     for name, table in tables.items():

@@ -24,23 +24,22 @@ def make_customer_table(rows: int, seed: int, task: str = "binary", target: str 
     rng = np.random.default_rng(seed)
     age = rng.normal(45, 14, rows).clip(18, 90).round()
     tenure = rng.gamma(2.0, 14.0, rows).clip(0, 120).round()
-    plan = rng.choice(PLANS, rows, p=[0.5, 0.35, 0.15])
-    contract = rng.choice(CONTRACTS, rows, p=[0.55, 0.25, 0.2])
-    region = rng.choice(REGIONS, rows)
-    charges = (
-        (20 + 25 * (plan == "standard") + 55 * (plan == "premium") + rng.normal(0, 8, rows)).clip(5, None).round(2)
-    )
+    # Categories drawn as codes: each row of a text column then refers to one of a few shared strings.
+    plan = rng.choice(len(PLANS), rows, p=[0.5, 0.35, 0.15])
+    contract = rng.choice(len(CONTRACTS), rows, p=[0.55, 0.25, 0.2])
+    region = rng.choice(len(REGIONS), rows)
+    charges = (20 + 25 * (plan == 1) + 55 * (plan == 2) + rng.normal(0, 8, rows)).clip(5, None).round(2)
     support_calls = rng.poisson(1.5, rows)
 
     churn_logit = (
         -1.0
-        + 0.9 * (contract == "monthly")
-        - 0.8 * (contract == "two_year")
+        + 0.9 * (contract == 0)
+        - 0.8 * (contract == 2)
         - 0.035 * tenure
         + 0.45 * support_calls
         + 0.012 * (charges - 50)
         - 0.01 * (age - 45)
-        + 0.3 * (region == "south")
+        + 0.3 * (region == 1)
     )
     # One uniform draw per row whatever the task, so the missing values below fall on the same cells.
     noise = rng.random(rows)
@@ -49,7 +48,7 @@ def make_customer_table(rows: int, seed: int, task: str = "binary", target: str 
     elif task == "regression":
         values = _lifetime_value(churn_logit, charges, noise)
     else:
-        values = np.where(noise < 1 / (1 + np.exp(-churn_logit)), "yes", "no")
+        values = np.array(["no", "yes"], dtype=object)[(noise < 1 / (1 + np.exp(-churn_logit))).astype(int)]
 
     frame = pd.DataFrame(
         {
@@ -58,9 +57,9 @@ def make_customer_table(rows: int, seed: int, task: str = "binary", target: str 
             "tenure_months": tenure,
             "monthly_charges": charges,
             "support_calls": support_calls,
-            "plan": plan,
-            "contract": contract,
-            "region": region,
+            "plan": PLANS.astype(object)[plan],
+            "contract": CONTRACTS.astype(object)[contract],
+            "region": REGIONS.astype(object)[region],
             target: values,
         }
     )
@@ -72,7 +71,7 @@ def make_customer_table(rows: int, seed: int, task: str = "binary", target: str 
 def _satisfaction(churn_logit: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """An ordered latent score (the churn drivers, reversed, plus logistic noise) cut into three levels."""
     latent = -churn_logit + np.log(noise / (1 - noise))
-    return np.asarray(SATISFACTION[np.digitize(latent, [0.0, 2.5])])
+    return np.asarray(SATISFACTION.astype(object)[np.digitize(latent, [0.0, 2.5])])
 
 
 def _lifetime_value(churn_logit: np.ndarray, charges: np.ndarray, noise: np.ndarray) -> np.ndarray:

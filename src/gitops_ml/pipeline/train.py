@@ -32,12 +32,14 @@ def run(settings: Settings) -> Pipeline:
     types = feature_types(train, settings.data)
     features = train[list(types)]
     y = target.encode(train[settings.data.target])
+    rows = len(train)
+    del train  # the features are a copy: the whole table need not stay in memory while the model fits
     pipeline = build_pipeline(types, settings.train, target.task)
     pipeline.fit(features, y)
     write_with(paths.MODEL, lambda tmp: joblib.dump(pipeline, tmp))
     numeric = sum(kind == "numeric" for kind in types.values())
     print(
-        f"train: {settings.train.model} {target.task} model on {len(train)} rows, {numeric} numeric and "
+        f"train: {settings.train.model} {target.task} model on {rows} rows, {numeric} numeric and "
         f"{len(types) - numeric} categorical features -> {paths.MODEL}"
     )
     if settings.tracking.enabled:

@@ -85,14 +85,16 @@ def _shared(scored: Scored, key: object, weights: np.ndarray, compute: Callable[
 
 @dataclass(frozen=True)
 class _Ranking:
-    """The records in ascending order of one score column, and for each positive record (in that order) its
-    position and the first and last positions of its run of tied scores."""
+    """The records in ascending order of one score column, and for each positive record (in that order): its
+    position, the first and last positions of its run of tied scores, and how many positives stand before
+    that run and through it."""
 
     order: np.ndarray
-    positive: np.ndarray  # in ``order``
     at: np.ndarray
     first: np.ndarray
     last: np.ndarray
+    positives_before: np.ndarray
+    positives_through: np.ndarray
 
 
 def _ranking(scored: Scored, column: int) -> _Ranking:
@@ -107,7 +109,10 @@ def _ranking(scored: Scored, column: int) -> _Ranking:
         first = np.maximum.accumulate(np.where(np.r_[True, changes], positions, 0))
         last = np.minimum.accumulate(np.where(np.r_[changes, True], positions, len(order))[::-1])[::-1]
         at = np.flatnonzero(positive[order])
-        scored._rankings[column] = _Ranking(order, positive[order], at, first[at], last[at])
+        first, last = first[at], last[at]
+        scored._rankings[column] = _Ranking(
+            order, at, first, last, np.searchsorted(at, first, "left"), np.searchsorted(at, last, "right")
+        )
     return scored._rankings[column]
 
 
@@ -127,17 +132,20 @@ class _RankedSums:
 def _ranked_sums(scored: Scored, column: int, weights: np.ndarray) -> _RankedSums:
     def compute() -> _RankedSums:
         ranking = _ranking(scored, column)
-        ordered = weights[:, ranking.order]
+        # np.take, not fancy indexing: the same gather, twice as fast on the rows of a chunk.
+        ordered = np.take(weights, ranking.order, axis=1)
         rounds, records = ordered.shape
-        everything, positives = np.zeros((rounds, records + 1)), np.zeros((rounds, records + 1))
+        everything = np.zeros((rounds, records + 1))
         np.cumsum(ordered, axis=1, out=everything[:, 1:])
-        np.cumsum(np.where(ranking.positive, ordered, 0.0), axis=1, out=positives[:, 1:])
+        weight = np.take(ordered, ranking.at, axis=1)
+        positives = np.zeros((rounds, len(ranking.at) + 1))
+        np.cumsum(weight, axis=1, out=positives[:, 1:])
         return _RankedSums(
-            ordered[:, ranking.at],
-            everything[:, ranking.first],
-            positives[:, ranking.first],
-            everything[:, ranking.last + 1],
-            positives[:, ranking.last + 1],
+            weight,
+            np.take(everything, ranking.first, axis=1),
+            np.take(positives, ranking.positives_before, axis=1),
+            np.take(everything, ranking.last + 1, axis=1),
+            np.take(positives, ranking.positives_through, axis=1),
             everything[:, -1],
         )
 
@@ -159,15 +167,28 @@ def score(model: Any, features: Any, actual: ArrayLike, target: Target, threshol
     """``model`` (trained on ``target.encode``'s values) on ``features``; binary positive at ``threshold``."""
     y = np.asarray(actual)
     if target.task == "regression":
-        predicted = np.asarray(model.predict(features), dtype=float)
+        predicted = _in_parts(model.predict, features)
         return Scored("regression", y.astype(float), predicted, predicted)
-    probabilities = np.asarray(model.predict_proba(features), dtype=float)
+    probabilities = _in_parts(model.predict_proba, features)
     if probabilities.shape[1] != len(target.classes):
         raise PipelineError(f"the model knows {probabilities.shape[1]} classes, the data {len(target.classes)}")
     if target.task == "binary":
         p = probabilities[:, 1]
         return Scored("binary", y.astype(bool), p >= threshold, p)
     return Scored("multiclass", y.astype(int), probabilities.argmax(axis=1), probabilities)
+
+
+# Rows per model call: the preprocessing's arrays are a few times the rows' size, and a large table at
+# once would need them all together. Each row's prediction does not depend on the others in its call.
+PREDICT_ROWS = 500_000
+
+
+def _in_parts(predict: Callable[[Any], Any], features: Any) -> np.ndarray:
+    parts = [
+        np.asarray(predict(features.iloc[start : start + PREDICT_ROWS]), dtype=float)
+        for start in range(0, max(len(features), 1), PREDICT_ROWS)
+    ]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _accuracy(s: Scored, w: np.ndarray) -> np.ndarray:
