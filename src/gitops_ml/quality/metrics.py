@@ -43,6 +43,7 @@ class Scored:
     # (counts, ranked sums): made once each, not once per metric.
     _rankings: dict[int, _Ranking] = field(default_factory=dict, init=False, repr=False, compare=False)
     _shared: dict[object, tuple[np.ndarray, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _per_record: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def metrics(self) -> dict[str, float]:
         """Every metric of the task, rounded so that identical predictions serialise to identical bytes."""
@@ -68,11 +69,19 @@ class Metric:
 
 def _sum(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Each row's weighted sum of the records' values: (rounds,). einsum, not BLAS: the same bits on every CPU."""
-    return np.asarray(np.einsum("rn,n->r", weights, values.astype(float)), dtype=float)
+    return np.asarray(np.einsum("rn,n->r", weights, values), dtype=float)
 
 
-def _mean(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
-    return np.asarray(_sum(weights, values) / weights.sum(axis=1), dtype=float)
+def _record(scored: Scored, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """A value per record (an error, a hit), as floats: made once, read by every chunk of rounds."""
+    if key not in scored._per_record:
+        scored._per_record[key] = np.asarray(compute(), dtype=float)
+    return scored._per_record[key]
+
+
+def _mean(scored: Scored, weights: np.ndarray, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    total = _shared(scored, "total weight", weights, lambda: weights.sum(axis=1))
+    return np.asarray(_sum(weights, _record(scored, key, compute)) / total, dtype=float)
 
 
 def _shared(scored: Scored, key: object, weights: np.ndarray, compute: Callable[[], Any]) -> Any:
@@ -192,12 +201,13 @@ def _in_parts(predict: Callable[[Any], Any], features: Any) -> np.ndarray:
 
 
 def _accuracy(s: Scored, w: np.ndarray) -> np.ndarray:
-    return _mean(w, s.actual == s.predicted)
+    return _mean(s, w, "hit", lambda: s.actual == s.predicted)
 
 
 def _counts(s: Scored, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y, pred = s.actual, s.predicted
-    return _shared(s, "counts", w, lambda: (_sum(w, y & pred), _sum(w, ~y & pred), _sum(w, y & ~pred)))  # type: ignore[no-any-return]
+    kinds = {"tp": lambda: y & pred, "fp": lambda: ~y & pred, "fn": lambda: y & ~pred}
+    return _shared(s, "counts", w, lambda: tuple(_sum(w, _record(s, key, kind)) for key, kind in kinds.items()))  # type: ignore[no-any-return]
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -238,9 +248,12 @@ def _average_precision(s: Scored, w: np.ndarray) -> np.ndarray:
 
 
 def _log_loss(s: Scored, w: np.ndarray) -> np.ndarray:
-    eps = np.finfo(float).eps
-    clipped = np.clip(s.scores, eps, 1 - eps)
-    return _mean(w, -np.where(s.actual, np.log(clipped), np.log(1 - clipped)))
+    def loss() -> np.ndarray:
+        eps = np.finfo(float).eps
+        clipped = np.clip(s.scores, eps, 1 - eps)
+        return np.asarray(-np.where(s.actual, np.log(clipped), np.log(1 - clipped)))
+
+    return _mean(s, w, "loss", loss)
 
 
 # In the order metrics.json lists them.
@@ -259,15 +272,18 @@ METRICS: dict[MetricName, Metric] = {
 # scikit-learn averages them; ``k`` is the last axis of the probabilities.
 def _class_counts(s: Scored, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """True positives, false positives and false negatives of each class: (rounds, k)."""
-    tp, fp, fn = (np.empty((len(w), s.scores.shape[-1])) for _ in range(3))
-    for c in range(s.scores.shape[-1]):
-        actual, predicted = s.actual == c, s.predicted == c
-        tp[:, c], fp[:, c], fn[:, c] = (
-            _sum(w, actual & predicted),
-            _sum(w, ~actual & predicted),
-            _sum(w, actual & ~predicted),
-        )
-    return tp, fp, fn
+
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tp, fp, fn = (np.empty((len(w), s.scores.shape[-1])) for _ in range(3))
+        for c in range(s.scores.shape[-1]):
+            if f"tp {c}" not in s._per_record:
+                actual, predicted = s.actual == c, s.predicted == c
+                hits = {"tp": actual & predicted, "fp": ~actual & predicted, "fn": actual & ~predicted}
+                s._per_record.update({f"{key} {c}": values.astype(float) for key, values in hits.items()})
+            tp[:, c], fp[:, c], fn[:, c] = (_sum(w, s._per_record[f"{key} {c}"]) for key in ("tp", "fp", "fn"))
+        return tp, fp, fn
+
+    return _shared(s, "class counts", w, compute)  # type: ignore[no-any-return]
 
 
 def _macro(per_class: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -295,9 +311,13 @@ def _balanced_accuracy(s: Scored, w: np.ndarray) -> np.ndarray:
 
 
 def _multiclass_log_loss(s: Scored, w: np.ndarray) -> np.ndarray:
-    eps = np.finfo(float).eps
-    chosen = np.take_along_axis(np.clip(s.scores, eps, 1 - eps), s.actual[:, None], axis=-1)[:, 0]
-    return _mean(w, -np.log(chosen))
+    def loss() -> np.ndarray:
+        eps = np.finfo(float).eps
+        return np.asarray(
+            -np.log(np.take_along_axis(np.clip(s.scores, eps, 1 - eps), s.actual[:, None], axis=-1)[:, 0])
+        )
+
+    return _mean(s, w, "loss", loss)
 
 
 def _roc_auc_ovr(s: Scored, w: np.ndarray) -> np.ndarray:
@@ -336,20 +356,20 @@ MULTICLASS_METRICS: dict[MulticlassMetricName, Metric] = {
 
 
 def _mae(s: Scored, w: np.ndarray) -> np.ndarray:
-    return _mean(w, np.abs(s.actual - s.predicted))
+    return _mean(s, w, "absolute error", lambda: np.abs(s.actual - s.predicted))
 
 
 def _rmse(s: Scored, w: np.ndarray) -> np.ndarray:
-    return np.asarray(np.sqrt(_mean(w, (s.actual - s.predicted) ** 2)), dtype=float)
+    return np.asarray(np.sqrt(_mean(s, w, "squared error", lambda: (s.actual - s.predicted) ** 2)), dtype=float)
 
 
 def _r2(s: Scored, w: np.ndarray) -> np.ndarray:
     """scikit-learn's R², finite: a constant actual value scores 1 when predicted exactly, else 0."""
-    residual = _sum(w, (s.actual - s.predicted) ** 2)
+    residual = _sum(w, _record(s, "squared error", lambda: (s.actual - s.predicted) ** 2))
     # Sums of squares about the full sample's mean: the same total for any shift of the values.
-    centred = s.actual - s.actual.mean()
-    squares, total_weight = _sum(w, centred**2), w.sum(axis=1)
-    total = squares - _sum(w, centred) ** 2 / total_weight
+    centred = _record(s, "centred actual", lambda: s.actual - s.actual.mean())
+    squares = _sum(w, _record(s, "centred actual squared", lambda: centred**2))
+    total = squares - _sum(w, centred) ** 2 / _shared(s, "total weight", w, lambda: w.sum(axis=1))
     constant = total <= squares * 1e-12  # only rounding error left: one value drawn throughout
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = 1 - residual / total
