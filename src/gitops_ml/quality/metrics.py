@@ -39,11 +39,12 @@ class Scored:
     actual: np.ndarray
     predicted: np.ndarray
     scores: np.ndarray
-    # What every resample reads (the scores' sort orders), and what the metrics of one array of weights share
-    # (counts, ranked sums): made once each, not once per metric.
-    _rankings: dict[int, _Ranking] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _shared: dict[object, tuple[np.ndarray, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _per_record: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Made once for all the metrics that read them: per prediction set (sort orders, per-record values, by
+    # ``_once``) and per array of weights (counts, ranked sums, by ``_shared``).
+    _made: dict[object, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _shared_by_weights: dict[object, tuple[np.ndarray, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def metrics(self) -> dict[str, float]:
         """Every metric of the task, rounded so that identical predictions serialise to identical bytes."""
@@ -72,24 +73,44 @@ def _sum(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.asarray(np.einsum("rn,n->r", weights, values), dtype=float)
 
 
-def _record(scored: Scored, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
-    """A value per record (an error, a hit), as floats: made once, read by every chunk of rounds."""
-    if key not in scored._per_record:
-        scored._per_record[key] = np.asarray(compute(), dtype=float)
-    return scored._per_record[key]
-
-
-def _mean(scored: Scored, weights: np.ndarray, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
-    total = _shared(scored, "total weight", weights, lambda: weights.sum(axis=1))
-    return np.asarray(_sum(weights, _record(scored, key, compute)) / total, dtype=float)
+def _once(scored: Scored, key: object, compute: Callable[[], Any]) -> Any:
+    """``compute()`` for this prediction set, made once and read by every chunk of rounds."""
+    if key not in scored._made:
+        scored._made[key] = compute()
+    return scored._made[key]
 
 
 def _shared(scored: Scored, key: object, weights: np.ndarray, compute: Callable[[], Any]) -> Any:
     """``compute()`` for these weights, made once for all the metrics that read it (the last weights only)."""
-    held = scored._shared.get(key)
+    held = scored._shared_by_weights.get(key)
     if held is None or held[0] is not weights:
-        held = scored._shared[key] = (weights, compute())
+        held = scored._shared_by_weights[key] = (weights, compute())
     return held[1]
+
+
+def _mean(scored: Scored, weights: np.ndarray, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """Each row's weighted mean of a value per record (an error, a hit)."""
+    values = _once(scored, key, lambda: np.asarray(compute(), dtype=float))
+    total = _shared(scored, "total weight", weights, lambda: weights.sum(axis=1))
+    return np.asarray(_sum(weights, values) / total, dtype=float)
+
+
+def _one_against_the_rest(scored: Scored, column: int) -> tuple[np.ndarray, np.ndarray]:
+    """Actual and predicted positives: the binary task's (column -1), or one class's against the others."""
+    if column < 0:
+        return scored.actual, scored.predicted
+    return scored.actual == column, scored.predicted == column
+
+
+def _confusion(scored: Scored, column: int, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's weighted true positives, false positives and false negatives: (rounds,) each."""
+
+    def hits() -> tuple[np.ndarray, ...]:
+        actual, predicted = _one_against_the_rest(scored, column)
+        return tuple(np.asarray(h, dtype=float) for h in (actual & predicted, ~actual & predicted, actual & ~predicted))
+
+    per_record = _once(scored, ("hits", column), hits)
+    return _shared(scored, ("confusion", column), weights, lambda: tuple(_sum(weights, h) for h in per_record))  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -108,9 +129,10 @@ class _Ranking:
 
 def _ranking(scored: Scored, column: int) -> _Ranking:
     """The binary scores (column -1), or one class's probabilities against the rest."""
-    if column not in scored._rankings:
+
+    def compute() -> _Ranking:
         values = scored.scores if column < 0 else scored.scores[:, column]
-        positive = scored.actual if column < 0 else scored.actual == column
+        positive, _ = _one_against_the_rest(scored, column)
         order = np.argsort(values, kind="mergesort")
         ordered = values[order]
         changes = ordered[1:] != ordered[:-1]
@@ -119,10 +141,9 @@ def _ranking(scored: Scored, column: int) -> _Ranking:
         last = np.minimum.accumulate(np.where(np.r_[changes, True], positions, len(order))[::-1])[::-1]
         at = np.flatnonzero(positive[order])
         first, last = first[at], last[at]
-        scored._rankings[column] = _Ranking(
-            order, at, first, last, np.searchsorted(at, first, "left"), np.searchsorted(at, last, "right")
-        )
-    return scored._rankings[column]
+        return _Ranking(order, at, first, last, np.searchsorted(at, first, "left"), np.searchsorted(at, last, "right"))
+
+    return _once(scored, ("ranking", column), compute)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,7 @@ class _RankedSums:
     through: np.ndarray
     positives_through: np.ndarray
     total: np.ndarray  # (rounds,)
+    positives_total: np.ndarray  # (rounds,)
 
 
 def _ranked_sums(scored: Scored, column: int, weights: np.ndarray) -> _RankedSums:
@@ -156,6 +178,7 @@ def _ranked_sums(scored: Scored, column: int, weights: np.ndarray) -> _RankedSum
             np.take(everything, ranking.last + 1, axis=1),
             np.take(positives, ranking.positives_through, axis=1),
             everything[:, -1],
+            positives[:, -1],
         )
 
     return _shared(scored, ("ranked", column), weights, compute)  # type: ignore[no-any-return]
@@ -165,7 +188,7 @@ def _auc(sums: _RankedSums) -> np.ndarray:
     # Mann-Whitney: the chance that a random positive outranks a random negative, ties counting half.
     negatives_before = sums.before - sums.positives_before
     negatives_through = sums.through - sums.positives_through
-    p = sums.weight.sum(axis=1)
+    p = sums.positives_total
     n = sums.total - p
     outranked = np.einsum("rp,rp->r", sums.weight, (negatives_before + negatives_through) / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -204,29 +227,23 @@ def _accuracy(s: Scored, w: np.ndarray) -> np.ndarray:
     return _mean(s, w, "hit", lambda: s.actual == s.predicted)
 
 
-def _counts(s: Scored, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    y, pred = s.actual, s.predicted
-    kinds = {"tp": lambda: y & pred, "fp": lambda: ~y & pred, "fn": lambda: y & ~pred}
-    return _shared(s, "counts", w, lambda: tuple(_sum(w, _record(s, key, kind)) for key, kind in kinds.items()))  # type: ignore[no-any-return]
-
-
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     # scikit-learn's zero_division=0: a ratio with nothing to count is 0.
     return np.asarray(np.divide(numerator, denominator, out=np.zeros(np.shape(numerator)), where=denominator > 0))
 
 
 def _precision(s: Scored, w: np.ndarray) -> np.ndarray:
-    tp, fp, _fn = _counts(s, w)
+    tp, fp, _fn = _confusion(s, -1, w)
     return _ratio(tp, tp + fp)
 
 
 def _recall(s: Scored, w: np.ndarray) -> np.ndarray:
-    tp, _fp, fn = _counts(s, w)
+    tp, _fp, fn = _confusion(s, -1, w)
     return _ratio(tp, tp + fn)
 
 
 def _f1(s: Scored, w: np.ndarray) -> np.ndarray:
-    tp, fp, fn = _counts(s, w)
+    tp, fp, fn = _confusion(s, -1, w)
     return _ratio(2 * tp, 2 * tp + fp + fn)
 
 
@@ -240,9 +257,9 @@ def _average_precision(s: Scored, w: np.ndarray) -> np.ndarray:
     # which takes its run of ties and every record above. Undefined without positives.
     sums = _ranked_sums(s, -1, w)
     seen = sums.total[:, None] - sums.before
-    found = sums.weight.sum(axis=1)[:, None] - sums.positives_before
+    p = sums.positives_total
+    found = p[:, None] - sums.positives_before
     precision = np.divide(found, seen, out=np.zeros_like(seen), where=seen > 0)
-    p = sums.weight.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(np.where(p > 0, np.einsum("rp,rp->r", sums.weight, precision) / p, np.nan), dtype=float)
 
@@ -272,18 +289,9 @@ METRICS: dict[MetricName, Metric] = {
 # scikit-learn averages them; ``k`` is the last axis of the probabilities.
 def _class_counts(s: Scored, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """True positives, false positives and false negatives of each class: (rounds, k)."""
-
-    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        tp, fp, fn = (np.empty((len(w), s.scores.shape[-1])) for _ in range(3))
-        for c in range(s.scores.shape[-1]):
-            if f"tp {c}" not in s._per_record:
-                actual, predicted = s.actual == c, s.predicted == c
-                hits = {"tp": actual & predicted, "fp": ~actual & predicted, "fn": actual & ~predicted}
-                s._per_record.update({f"{key} {c}": values.astype(float) for key, values in hits.items()})
-            tp[:, c], fp[:, c], fn[:, c] = (_sum(w, s._per_record[f"{key} {c}"]) for key in ("tp", "fp", "fn"))
-        return tp, fp, fn
-
-    return _shared(s, "class counts", w, compute)  # type: ignore[no-any-return]
+    per_class = [_confusion(s, c, w) for c in range(s.scores.shape[-1])]
+    tp, fp, fn = (np.stack(counts, axis=1) for counts in zip(*per_class, strict=True))
+    return tp, fp, fn
 
 
 def _macro(per_class: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -365,10 +373,10 @@ def _rmse(s: Scored, w: np.ndarray) -> np.ndarray:
 
 def _r2(s: Scored, w: np.ndarray) -> np.ndarray:
     """scikit-learn's R², finite: a constant actual value scores 1 when predicted exactly, else 0."""
-    residual = _sum(w, _record(s, "squared error", lambda: (s.actual - s.predicted) ** 2))
+    residual = _sum(w, _once(s, "squared error", lambda: (s.actual - s.predicted) ** 2))
     # Sums of squares about the full sample's mean: the same total for any shift of the values.
-    centred = _record(s, "centred actual", lambda: s.actual - s.actual.mean())
-    squares = _sum(w, _record(s, "centred actual squared", lambda: centred**2))
+    centred = _once(s, "centred actual", lambda: s.actual - s.actual.mean())
+    squares = _sum(w, _once(s, "centred actual squared", lambda: centred**2))
     total = squares - _sum(w, centred) ** 2 / _shared(s, "total weight", w, lambda: w.sum(axis=1))
     constant = total <= squares * 1e-12  # only rounding error left: one value drawn throughout
     with np.errstate(divide="ignore", invalid="ignore"):
