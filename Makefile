@@ -37,7 +37,7 @@ export UV_PYTHON := $(PYTHON)
 
 .PHONY: help setup check-repro pull repro test test-fast lint bench clean bento serve pr-repro pr-report pr-comment \
 	release-repro release-tested release-gate release-bundle release-image release-publish release-register \
-	release-promote rollback \
+	release-stage promote rollback deployed \
 	monitor-fetch monitor drift-issue
 
 help: ## List the targets
@@ -105,11 +105,17 @@ release-publish: setup ## Release: create (or finish) the GitHub release with it
 release-register: setup ## Release: register the model in MLflow (with MLFLOW_TRACKING_URI; else skipped)
 	python -m gitops_ml release register
 
-release-promote: setup ## Release: make it current: MLflow champion, then the :prod image (last)
-	python -m gitops_ml release promote
+release-stage: setup ## Release: move staging to it, a pull request (a commit to main with STAGING_AUTO_COMMIT=true)
+	python -m gitops_ml deploy stage $(if $(filter true,$(STAGING_AUTO_COMMIT)),--commit)
 
-rollback: setup ## Make release TAG current again (:prod image, MLflow champion); REASON says why
-	python -m gitops_ml release rollback --tag "$${TAG:?make rollback TAG=v... REASON=...}" --reason "$${REASON:-}"
+promote: setup ## Open the pull request moving production to release TAG (model card and metrics in its body)
+	python -m gitops_ml deploy promote --tag "$${TAG:?make promote TAG=v...}"
+
+rollback: setup ## Open the pull request moving production back to release TAG; REASON says why
+	python -m gitops_ml deploy rollback --tag "$${TAG:?make rollback TAG=v... REASON=...}" --reason "$${REASON:-}"
+
+deployed: setup ## After production moved: the MLflow champion and :prod follow what it pins
+	python -m gitops_ml deploy follow
 
 monitor-fetch: setup ## Download the current data (MONITOR_CURRENT_URL, any `dvc get-url` URL) into MONITOR_CURRENT
 	@test -n "$(MONITOR_CURRENT_URL)" || { echo "monitor-fetch: set MONITOR_CURRENT_URL (docs/monitoring.md)" >&2; exit 1; }

@@ -16,6 +16,12 @@ and observed of GitHub (see each route):
 - comments are issue comments, oldest first, authored by ``github-actions[bot]`` when posted with
   the run's token;
 - ``fail`` makes chosen calls answer an error once, to test what a half-failed run leaves behind;
+- files change by the contents API, as commits on a branch: reading needs the branch to exist, a
+  change must name the blob sha it replaces (none: 422; another: 409), a branch is created from an
+  existing commit only (422 "Reference already exists" for a second); a pull request needs the
+  repository setting that lets GitHub Actions open one (off by default: 403), its head branch
+  (422), a difference from its base (422 "No commits between"), at most one open per head and base
+  (422 "A pull request already exists"), and a body of at most 65,536 characters;
 - ``/upload`` stands in for CML's asset host (``--publish-url``): no token, the raw file as the body,
   its public URL as the answer's text, or a 500 with ``asset_uploads = "fail"``.
 
@@ -26,6 +32,7 @@ stand-in is also served over HTTPS (a self-signed certificate for 127.0.0.1 and 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -60,7 +67,25 @@ class GitHubState:
     seen: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, Authorization
     asset_uploads: str = "ok"  # CML's asset host (/upload): ok | fail
     uploaded: list[str] = field(default_factory=list)  # file names CML published
+    branches: dict[str, str] = field(default_factory=dict)  # name -> head commit
+    commits: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha -> files, message, parent
+    pulls: list[dict[str, Any]] = field(default_factory=list)  # opened through the API
+    actions_may_open_pulls: bool = False  # Settings > Actions > "Allow GitHub Actions to create ... pull requests"
     next_id: int = 1000
+
+    def branch(self, name: str, files: dict[str, bytes], message: str = "as the test set it up") -> str:
+        """Set a branch to a commit holding ``files`` (the repository's files that the calls read)."""
+        return self._commit(name, files, message)
+
+    def files(self, branch: str) -> dict[str, bytes]:
+        return dict(self.commits[self.branches[branch]]["files"])
+
+    def _commit(self, branch: str, files: dict[str, bytes], message: str) -> str:
+        parent = self.branches.get(branch)
+        sha = hashlib.sha1(f"{parent} {message} {sorted(files.items())}".encode()).hexdigest()
+        self.commits[sha] = {"files": dict(files), "message": message, "parent": parent}
+        self.branches[branch] = sha
+        return sha
 
     def release(
         self, tag: str, *, draft: bool = False, commit: str = "0" * 40, assets: dict[str, bytes] | None = None
@@ -106,6 +131,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -207,7 +235,8 @@ def _describe_release(handler: _Handler, release: dict[str, Any]) -> dict[str, A
     ]
     fields = {key: value for key, value in release.items() if key != "assets"}
     upload = f"{handler.base}/uploads/repos/{REPOSITORY}/releases/{release['id']}/assets{{?name,label}}"
-    return fields | {"upload_url": upload, "assets": assets}
+    html = f"https://github.com/{REPOSITORY}/releases/tag/{release['tag_name']}"
+    return fields | {"upload_url": upload, "assets": assets, "html_url": html}
 
 
 def _release_by_id(handler: _Handler, release_id: str) -> dict[str, Any] | None:
@@ -225,9 +254,126 @@ def _latest(state: GitHubState) -> dict[str, Any] | None:
 
 def get_pull(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
     number = int(m["number"])
+    opened = [p for p in h.state.pulls if p["number"] == number]
+    if opened:
+        return h._send(200, _describe_pull(h, opened[0]))
     if number not in h.state.heads:
         return h._send(404, {"message": "Not Found"})
     h._send(200, {"number": number, "head": {"sha": h.state.heads[number]}})
+
+
+# Files, branches and pull requests opened through the API.
+
+
+def _blob_sha(content: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def get_contents(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    ref = q.get("ref", ["main"])[0]
+    if ref not in h.state.branches:
+        return h._send(404, {"message": f"No commit found for the ref {ref}"})
+    content = h.state.files(ref).get(m["path"])
+    if content is None:
+        return h._send(404, {"message": "Not Found"})
+    encoded = base64.encodebytes(content).decode()  # GitHub's: lines of 60 characters
+    h._send(200, {"type": "file", "encoding": "base64", "path": m["path"], "name": m["path"].rsplit("/", 1)[-1],
+                  "content": encoded, "sha": _blob_sha(content), "size": len(content)})  # fmt: skip
+
+
+def put_contents(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    body = h.json_body()
+    if body is None or not isinstance(body.get("message"), str) or not isinstance(body.get("content"), str):
+        return h._send(422, {"message": 'Invalid request.\n\n"message" and "content" are required.'})
+    branch = body.get("branch", "main")
+    if branch not in h.state.branches:
+        return h._send(404, {"message": f"Branch {branch} not found"})
+    files = h.state.files(branch)
+    existing = files.get(m["path"])
+    if existing is not None and "sha" not in body:
+        return h._send(422, {"message": 'Invalid request.\n\n"sha" wasn\'t supplied.'})
+    if existing is not None and body["sha"] != _blob_sha(existing):
+        return h._send(409, {"message": f"{m['path']} does not match {body['sha']}"})
+    files[m["path"]] = base64.b64decode(body["content"])
+    commit = h.state._commit(branch, files, body["message"])
+    content = {"path": m["path"], "sha": _blob_sha(files[m["path"]])}
+    h._send(
+        201 if existing is None else 200, {"content": content, "commit": {"sha": commit, "message": body["message"]}}
+    )
+
+
+def get_ref(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    commit = h.state.branches.get(m["branch"])
+    if commit is None:
+        return h._send(404, {"message": "Not Found"})
+    h._send(200, {"ref": f"refs/heads/{m['branch']}", "object": {"sha": commit, "type": "commit"}})
+
+
+def create_ref(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    body = h.json_body() or {}
+    ref, commit = body.get("ref"), body.get("sha")
+    if not isinstance(ref, str) or not re.fullmatch(r"refs/[^/]+/.+", ref):
+        return h._send(422, {"message": "Reference name is invalid"})
+    if commit not in h.state.commits:
+        return h._send(422, {"message": "Object does not exist"})
+    name = ref.removeprefix("refs/heads/")
+    if name in h.state.branches:
+        return h._send(422, {"message": "Reference already exists"})
+    h.state.branches[name] = commit
+    h._send(201, {"ref": ref, "object": {"sha": commit, "type": "commit"}})
+
+
+def _custom(h: _Handler, resource: str, message: str) -> None:
+    h._send(
+        422, {"message": "Validation Failed", "errors": [{"resource": resource, "code": "custom", "message": message}]}
+    )
+
+
+def _describe_pull(h: _Handler, pull: dict[str, Any]) -> dict[str, Any]:
+    html = f"https://github.com/{REPOSITORY}/pull/{pull['number']}"
+    head = {"ref": pull["head"], "sha": h.state.branches.get(pull["head"])}
+    return pull | {"html_url": html, "head": head, "base": {"ref": pull["base"]}}
+
+
+def list_pulls(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    owner = REPOSITORY.split("/")[0]
+    head, base, state = q.get("head", [None])[0], q.get("base", [None])[0], q.get("state", ["open"])[0]
+    found = [
+        p for p in h.state.pulls
+        if (head is None or f"{owner}:{p['head']}" == head) and (base is None or p["base"] == base)
+        and (state == "all" or p["state"] == state)
+    ]  # fmt: skip
+    h._page([_describe_pull(h, p) for p in found], q)
+
+
+def create_pull(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    body = h.json_body() or {}
+    if not h.state.actions_may_open_pulls:
+        return h._send(403, {"message": "GitHub Actions is not permitted to create or approve pull requests."})
+    head, base = body.get("head"), body.get("base")
+    if head not in h.state.branches or base not in h.state.branches:
+        return h._invalid("PullRequest", "head" if head not in h.state.branches else "base", "invalid")
+    if len(body.get("body") or "") > 65_536:
+        return _custom(h, "Issue", "body is too long (maximum is 65536 characters)")
+    if any(p["head"] == head and p["base"] == base and p["state"] == "open" for p in h.state.pulls):
+        return _custom(h, "PullRequest", f"A pull request already exists for {REPOSITORY.split('/')[0]}:{head}.")
+    if h.state.files(head) == h.state.files(base):
+        return _custom(h, "PullRequest", f"No commits between {base} and {head}")
+    numbers = [0, *h.state.heads, *(p["number"] for p in h.state.pulls), len(h.state.issues)]
+    pull = {"number": max(numbers) + 1, "title": body.get("title", ""), "body": body.get("body") or "",
+            "head": head, "base": base, "state": "open"}  # fmt: skip
+    h.state.pulls.append(pull)
+    h._send(201, _describe_pull(h, pull))
+
+
+def update_pull(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    found, body = [p for p in h.state.pulls if p["number"] == int(m["number"])], h.json_body()
+    if not found or body is None:
+        return h._send(404, {"message": "Not Found"})
+    if len(body.get("body") or "") > 65_536:
+        return _custom(h, "Issue", "body is too long (maximum is 65536 characters)")
+    found[0].update({k: v for k, v in body.items() if k in ("title", "body", "state")})
+    h._send(200, _describe_pull(h, found[0]))
 
 
 def list_releases(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
@@ -397,6 +543,13 @@ def get_user(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
 _REPO = f"/repos/{re.escape(REPOSITORY)}"
 ROUTES: list[tuple[str, str, Route]] = [
     ("GET", rf"{_REPO}/pulls/(?P<number>\d+)", get_pull),
+    ("PATCH", rf"{_REPO}/pulls/(?P<number>\d+)", update_pull),
+    ("GET", rf"{_REPO}/pulls", list_pulls),
+    ("POST", rf"{_REPO}/pulls", create_pull),
+    ("GET", rf"{_REPO}/contents/(?P<path>.+)", get_contents),
+    ("PUT", rf"{_REPO}/contents/(?P<path>.+)", put_contents),
+    ("GET", rf"{_REPO}/git/ref/heads/(?P<branch>.+)", get_ref),
+    ("POST", rf"{_REPO}/git/refs", create_ref),
     ("GET", rf"{_REPO}/releases", list_releases),
     ("GET", rf"{_REPO}/releases/latest", latest_release),
     ("GET", rf"{_REPO}/releases/tags/(?P<tag>[^/]+)", release_by_tag),

@@ -1,9 +1,10 @@
-"""The real release and rollback workflows, run end to end by act on a temporary repository.
+"""The real release, promote, rollback and deployed workflows, run end to end by act on a temporary repository.
 
 GitHub's API is the loopback stand-in of ``tests/github_standin.py`` (releases, assets behind a
-storage redirect, workflow runs), Docker is a stand-in that records what would be built and pushed,
-MLflow is a real ``mlflow server``, and marketplace actions are the stand-ins of
-``tests/workflows/stand-ins``.
+storage redirect, workflow runs, files, branches and pull requests), Docker is a stand-in that
+records what would be built and pushed, MLflow is a real ``mlflow server``, and marketplace actions
+are the stand-ins of ``tests/workflows/stand-ins``. Production starts on an earlier release
+(``PREVIOUS``), pinned by digest in the origin's production overlay.
 """
 
 from __future__ import annotations
@@ -22,20 +23,50 @@ import pytest
 import yaml
 
 from gitops_ml.pipeline.ingest import load_source
+from gitops_ml.release import deploy
 from tests.github_standin import REPOSITORY, GitHubState, github_api
-from tests.support import free_port, git, make_settings, tool_env, wait_until_healthy
+from tests.support import ROOT, free_port, git, make_settings, tool_env, wait_until_healthy
 from tests.workflow_runner import STAND_INS, Act, clone, head, make_origin
 
 # Real servers, act or dvc repro: left out by make test-fast.
 pytestmark = pytest.mark.integration
 
 IMAGE = "ghcr.io/example/gitops-ml"
-PREVIOUS = "v2026.11.20-1111111"
+PREVIOUS, NEWER = "v2026.11.20-1111111", "v2026.11.24-2222222"
+DIGESTS = {PREVIOUS: "sha256:" + "1" * 64, NEWER: "sha256:" + "2" * 64}
+OVERLAYS = [str(deploy.overlay(environment)) for environment in deploy.ENVIRONMENTS]
 
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_origin(tmp_path_factory.mktemp("origin"))
+    """The project's main, with production on PREVIOUS."""
+    folder = tmp_path_factory.mktemp("origin")
+    origin = make_origin(folder)
+    repo = clone(origin, folder / "edit")
+    production = repo / deploy.overlay("production")
+    production.write_text(deploy.pinned(production.read_text(), pin(PREVIOUS), "production"))
+    git(repo, "commit", "-q", "-am", f"Promote {PREVIOUS} to production")
+    git(repo, "push", "-q", str(origin), "HEAD:main")
+    return origin
+
+
+def pin(tag: str) -> deploy.Pin:
+    return deploy.Pin(IMAGE, tag, DIGESTS[tag])
+
+
+def mirror_main(state: GitHubState, repo: Path) -> None:
+    """The stand-in's main holds the overlays as the clone's main does (what the workflows read by the API)."""
+    state.actions_may_open_pulls = True
+    state.branch("main", {path: (repo / path).read_bytes() for path in OVERLAYS})
+
+
+def pushed(folder: Path, *tags: str) -> None:
+    """The registry as earlier releases left it: each tag's image, by tag and by digest."""
+    registry = folder / "docker" / "registry"
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    with registry.open("a") as out:
+        for tag in tags:
+            out.write(f"{IMAGE}:{tag} image-{tag}\n{IMAGE}@{DIGESTS[tag]} image-{tag}\n")
 
 
 def ci_passed(commit: str) -> dict[str, Any]:
@@ -67,25 +98,31 @@ def docker_calls(folder: Path) -> list[str]:
     return calls.read_text().splitlines() if calls.is_file() else []
 
 
-def previous_release(state: GitHubState, metrics: dict[str, float]) -> None:
-    stored = {"test": metrics, "train": {}}
-    state.release(PREVIOUS, assets={"metrics.json": json.dumps(stored).encode(), "params.json": b"{}"})
+def previous_release(state: GitHubState, metrics: dict[str, float], tag: str = PREVIOUS) -> None:
+    committed = json.loads((ROOT / "reports" / "evaluation" / "metrics.json").read_text())["test"]
+    stored = {"test": committed | metrics, "train": {}}
+    card = f"## Model details\n\n| | |\n|---|---|\n| **Version** | {tag} |\n"
+    assets = {"metrics.json": json.dumps(stored).encode(), "params.json": b"{}",
+              "image.json": pin(tag).to_json().encode(), "model_card.md": card.encode()}  # fmt: skip
+    state.release(tag, assets=assets)
 
 
-def test_a_tested_merge_is_released_and_made_current_and_a_failed_publish_is_finished_by_a_rerun(
+def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_by_a_rerun(
     origin: Path, tmp_path: Path, mlflow_server: str
 ) -> None:
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     main = clone(origin, tmp_path / "main")
     commit = head(main)
     with github_api() as (api_url, state):
+        mirror_main(state, main)
         state.passed.add(("ci.yml", commit))
         previous_release(state, {"roc_auc": 0.99, "f1": 0.94})
         act = new_act(tmp_path, api_url)
         mlflow = ("-s", f"MLFLOW_TRACKING_URI={mlflow_server}")
 
-        # The third asset's upload fails: the run stops with a draft; :prod and `latest` stay where they were.
+        # The fourth asset's upload fails: the run stops with a draft; staging and `latest` stay where they were.
         state.fail["POST /uploads/.*/assets\\?name=model_card\\.md"] = 502
         first = run_workflow(act, main, "workflow_run", ci_passed(commit), "release.yml", *mlflow)
         assert first.returncode != 0, first.stdout[-6000:]
@@ -94,12 +131,9 @@ def test_a_tested_merge_is_released_and_made_current_and_a_failed_publish_is_fin
             draft["draft"]
             and state.latest is None
             and set(draft["assets"])
-            == {
-                f"gitops-ml-classifier-{draft['tag_name']}.bento",
-                "metrics.json",
-            }
+            == {f"gitops-ml-classifier-{draft['tag_name']}.bento", "image.json", "metrics.json"}
         )
-        assert not any(call.endswith(":prod") for call in docker_calls(tmp_path))
+        assert state.pulls == []
 
         # Re-running the workflow finishes the same release.
         second = run_workflow(act, main, "workflow_run", ci_passed(commit), "release.yml", *mlflow)
@@ -119,22 +153,31 @@ def test_a_tested_merge_is_released_and_made_current_and_a_failed_publish_is_fin
                      f"Data: `{data_md5}`", f"### Merged since `{PREVIOUS}`"):  # fmt: skip
         assert expected in notes, expected
     bento = f"gitops-ml-classifier-{version}.bento"
-    assert set(release["assets"]) == {bento, "metrics.json", "model_card.md", "params.json"}
+    assert set(release["assets"]) == {bento, "image.json", "metrics.json", "model_card.md", "params.json"}
     assert json.loads(release["assets"]["metrics.json"]["content"])["test"] == committed
     assert f"| **Version** | {version} |" in release["assets"]["model_card.md"]["content"].decode()
 
     calls = docker_calls(tmp_path)
-    pushes = [call for call in calls if call.startswith(("push", "tag"))]
-    assert pushes[-2:] == [f"tag {IMAGE}:{version} {IMAGE}:prod", f"push {IMAGE}:prod"]  # :prod moves last, once
-    assert [call for call in calls if call.endswith(":prod")] == pushes[-2:]
     build = next(call for call in calls if call.startswith("build")).split()
     assert build[2].endswith("/env/docker/Dockerfile")  # the Bento's own
     assert build[3:5] == [f"--tag={IMAGE}:{version}", f"--tag={IMAGE}:{commit[:7]}"]
+    assert not any(call.endswith(":prod") for call in calls)  # production moves only by its pull request
+
+    # The digest the registry gave the re-run's push is the release's record and what staging pins.
+    registry = dict(line.split() for line in (tmp_path / "docker" / "registry").read_text().splitlines())
+    recorded = deploy.Pin.from_json(release["assets"]["image.json"]["content"], "image.json")
+    assert recorded == deploy.Pin(IMAGE, version, recorded.digest)
+    assert registry[f"{IMAGE}@{recorded.digest}"] == registry[f"{IMAGE}:{version}"]  # the last push of :version
+    [staging] = state.pulls
+    assert (staging["title"], staging["head"]) == (f"Deploy {version} to staging", f"deploy/staging-{version}")
+    moved = state.files(staging["head"])
+    assert deploy.read_pin(moved[OVERLAYS[0]].decode(), "staging") == recorded
+    assert moved[OVERLAYS[1]] == (main / OVERLAYS[1]).read_bytes()  # production waits for its own pull request
 
     client = MlflowClient(mlflow_server)
-    champion = client.get_model_version_by_alias("gitops-ml-classifier", "champion")
-    assert champion.tags["release"] == version
     assert len(client.search_model_versions(f"name = 'gitops-ml-classifier' and tags.release = '{version}'")) == 1
+    with pytest.raises(MlflowException, match="champion"):
+        client.get_model_version_by_alias("gitops-ml-classifier", "champion")  # production's, not the newest
 
     # The exported Bento imports into an empty BentoML home and serves the pipeline's predictions.
     exported = act.artifact("release") / bento
@@ -181,6 +224,7 @@ def serve_imported(exported: Path, folder: Path) -> list[float]:
 def test_an_untested_commit_and_a_regressing_model_are_not_released(origin: Path, tmp_path: Path) -> None:
     main = clone(origin, tmp_path / "main")
     with github_api() as (api_url, state):
+        mirror_main(state, main)
         previous_release(state, {"roc_auc": 0.9999, "f1": 0.99})
         act = new_act(tmp_path, api_url)
         untested = run_workflow(act, main, "workflow_run", ci_passed(head(main)), "release.yml")
@@ -211,37 +255,63 @@ def test_a_release_of_a_failed_ci_run_or_a_pull_request_does_not_start(origin: P
     assert state.seen == [] and docker_calls(tmp_path) == []
 
 
-def test_rollback_repoints_prod_marks_the_release_latest_and_runs_only_from_main(origin: Path, tmp_path: Path) -> None:
+def test_promotion_and_rollback_are_pull_requests_and_prod_follows_the_merge(origin: Path, tmp_path: Path) -> None:
+    main = clone(origin, tmp_path / "main")
+    pushed(tmp_path, PREVIOUS, NEWER)
     with github_api() as (api_url, state):
-        state.release(PREVIOUS)
-        state.release("v2026.11.24-2222222")
-        (tmp_path / "docker").mkdir()
-        (tmp_path / "docker" / "registry").write_text(f"{IMAGE}:{PREVIOUS}\n{IMAGE}:v2026.11.24-2222222\n")
-        event = {"inputs": {"tag": PREVIOUS, "reason": "F1 dropped on Monday's traffic"}}
+        mirror_main(state, main)
+        previous_release(state, {"f1": 0.95}, PREVIOUS)
+        previous_release(state, {"f1": 0.97}, NEWER)
         act = new_act(tmp_path, api_url)
-        ran = run_workflow(act, clone(origin, tmp_path / "main"), "workflow_dispatch", event, "rollback.yml")
-        assert ran.returncode == 0, ran.stdout[-4000:]
+
+        promoted = run_workflow(act, main, "workflow_dispatch", {"inputs": {"tag": NEWER}}, "promote.yml")
+        assert promoted.returncode == 0, promoted.stdout[-4000:]
+        [pull] = state.pulls
+        assert (pull["title"], pull["head"]) == (f"Promote {NEWER} to production", f"deploy/production-{NEWER}")
+        assert (
+            f"against production's `{PREVIOUS}`" in pull["body"]
+            and "| f1 | 0.9500 | 0.9700 | +0.0200 | 0.01 |" in pull["body"]
+        )
+        assert docker_calls(tmp_path) == []  # nothing moves before the merge
+
+        # Merged: main's production overlay is the pull request's; the Deployed workflow runs on the push.
+        (main / OVERLAYS[1]).write_bytes(state.files(pull["head"])[OVERLAYS[1]])
+        git(main, "commit", "-q", "-am", pull["title"])
+        state.branch("main", state.files(pull["head"]), pull["title"])
+        push = {"ref": "refs/heads/main", "after": head(main), "repository": {"full_name": REPOSITORY}}
+        deployed = run_workflow(act, main, "push", push, "deployed.yml")
+        assert deployed.returncode == 0, deployed.stdout[-4000:]
+        assert "no MLFLOW_TRACKING_URI; model registry skipped" in deployed.stdout
         assert docker_calls(tmp_path)[1:] == [
-            f"pull {IMAGE}:{PREVIOUS}",
-            f"tag {IMAGE}:{PREVIOUS} {IMAGE}:prod",
+            f"pull {IMAGE}@{DIGESTS[NEWER]}",
+            f"tag {IMAGE}@{DIGESTS[NEWER]} {IMAGE}:prod",
             f"push {IMAGE}:prod",
-        ]
-        assert state.latest == PREVIOUS  # the next release is gated against the one in production
-        assert f"Rolled back to {PREVIOUS}" in ran.stdout and "Reason: F1 dropped on Monday's traffic" in ran.stdout
+        ]  # :prod is the digest production runs, not whatever :NEWER points at now
 
-        # A tag that is not a release changes nothing.
-        again = tmp_path / "again"
-        act = new_act(again, api_url)
+        again = run_workflow(act, main, "workflow_dispatch", {"inputs": {"tag": NEWER}}, "promote.yml")
+        assert again.returncode != 0 and f"production runs {NEWER} already" in again.stdout
+
+        # One click back: the Rollback workflow opens the pull request, with the reason.
+        event = {"inputs": {"tag": PREVIOUS, "reason": "F1 dropped on Monday's traffic"}}
+        rolled = run_workflow(act, main, "workflow_dispatch", event, "rollback.yml")
+        assert rolled.returncode == 0, rolled.stdout[-4000:]
+        back = state.pulls[-1]
+        assert (back["title"], back["head"]) == (
+            f"Roll production back to {PREVIOUS}",
+            f"rollback/production-{PREVIOUS}",
+        )
+        assert "> F1 dropped on Monday's traffic" in back["body"]
+        assert deploy.read_pin(state.files(back["head"])[OVERLAYS[1]].decode(), "production") == pin(PREVIOUS)
+
+        # A tag that is not a release opens nothing.
         event = {"inputs": {"tag": "v2026.11.21-3333333", "reason": "typo"}}
-        ran = run_workflow(act, clone(origin, again / "main"), "workflow_dispatch", event, "rollback.yml")
+        ran = run_workflow(act, main, "workflow_dispatch", event, "rollback.yml")
         assert ran.returncode != 0 and "no published release v2026.11.21-3333333" in ran.stdout
-        assert docker_calls(again) == []
+        assert len(state.pulls) == 2
 
-        # Dispatched from another branch, the job does not run.
-        branch = tmp_path / "branch"
-        repo = clone(origin, branch / "main")
-        git(repo, "checkout", "-q", "-b", "not-main")
-        act = new_act(branch, api_url)
-        event = {"inputs": {"tag": PREVIOUS, "reason": "from a branch"}}
-        ran = run_workflow(act, repo, "workflow_dispatch", event, "rollback.yml")
-        assert ran.returncode == 0 and "Rolled back" not in ran.stdout and docker_calls(branch) == []
+        # Dispatched from another branch, neither job runs.
+        git(main, "checkout", "-q", "-b", "not-main")
+        for workflow, inputs in (("rollback.yml", event["inputs"]), ("promote.yml", {"tag": PREVIOUS})):
+            ran = run_workflow(act, main, "workflow_dispatch", {"inputs": inputs}, workflow)
+            assert ran.returncode == 0 and "⭐ Run" not in ran.stdout, ran.stdout[-3000:]
+        assert len(state.pulls) == 2

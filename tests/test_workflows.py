@@ -113,8 +113,10 @@ NEEDS: dict[str, dict[str, str]] = {
     "make release-bundle": {"contents": "read"},
     "make release-image": {"packages": "write"},
     "make release-publish": {"contents": "write"},
-    "make release-promote": {"packages": "write"},
-    "make rollback": {"contents": "write", "packages": "write"},  # find the release, mark it latest; :prod
+    "make release-stage": {"contents": "write", "pull-requests": "write"},  # a branch, then its pull request
+    "make promote": {"contents": "write", "pull-requests": "write"},
+    "make rollback": {"contents": "write", "pull-requests": "write"},
+    "make deployed": {"contents": "read", "packages": "write"},  # the release's image record; :prod
 }
 LEVELS = {"none": 0, "read": 1, "write": 2}
 

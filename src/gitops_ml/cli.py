@@ -193,13 +193,9 @@ def _release_steps(parser: argparse.ArgumentParser) -> None:
     for name, text in (("bundle", "build, export and describe the release"),
                        ("image", "build and push the image (:version, :commit)"),
                        ("publish", "create or finish the GitHub release, then publish it as latest"),
-                       ("register", "register the model in MLflow (with a tracking server)"),
-                       ("promote", "make the release current: MLflow champion, then the :prod image")):  # fmt: skip
+                       ("register", "register the model in MLflow (with a tracking server)")):  # fmt: skip
         step = steps.add_parser(name, help=text)
         step.add_argument("--dist", type=Path, default=Path("dist"), help="release folder (default: %(default)s)")
-    rollback = steps.add_parser("rollback", help="make an earlier release current again (:prod and champion)")
-    rollback.add_argument("--tag", required=True, help="the release to return to")
-    rollback.add_argument("--reason", required=True, help="why, for the run summary")
 
 
 @command("release", "a release step from main (see make release-*)", configure=_release_steps)
@@ -216,11 +212,39 @@ def _release(args: argparse.Namespace) -> int:
         "image": lambda: steps.push_image(args.dist),
         "publish": lambda: steps.publish(args.dist, GitHub.from_environment()),
         "register": lambda: steps.register(chosen, args.dist),
-        "promote": lambda: steps.promote(steps.read_version(args.dist)),
-        "rollback": lambda: steps.rollback(args.tag, args.reason, GitHub.from_environment(), summary),
     }
     passed = actions[args.step]()
     return 1 if args.step == "gate" and not passed else 0
+
+
+def _deploy_actions(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    stage = actions.add_parser("stage", help="move staging to the release in --dist (pull request, or commit)")
+    stage.add_argument("--dist", type=Path, default=Path("dist"), help="release folder (default: %(default)s)")
+    stage.add_argument("--commit", action="store_true", help="commit to main instead of opening a pull request")
+    promote = actions.add_parser("promote", help="open the pull request moving production to a release")
+    promote.add_argument("--tag", required=True, help="the release (like v2026.11.25-1a2b3c4)")
+    promote.add_argument("--live", type=Path, help="Markdown of compare-live to add to the pull request")
+    rollback = actions.add_parser("rollback", help="open the pull request moving production back to a release")
+    rollback.add_argument("--tag", required=True, help="the release to return to")
+    rollback.add_argument("--reason", required=True, help="why, for the pull request")
+    actions.add_parser("follow", help="make what production pins the MLflow champion and :prod")
+
+
+@command("deploy", "move an environment through git (see make promote, rollback)", configure=_deploy_actions)
+def _deploy(args: argparse.Namespace) -> None:
+    from gitops_ml.core.github_api import GitHub
+    from gitops_ml.release import promotion
+
+    github = GitHub.from_environment()
+    if args.action == "stage":
+        promotion.stage(args.dist, github, commit_directly=args.commit)
+    elif args.action == "promote":
+        promotion.promote(settings(args, check_files=False), args.tag, github, args.live)
+    elif args.action == "rollback":
+        promotion.rollback(settings(args, check_files=False), args.tag, args.reason, github)
+    else:
+        promotion.follow(github)
 
 
 @command(

@@ -6,6 +6,7 @@ point ``GITHUB_API_URL`` at a loopback stand-in.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -109,6 +110,47 @@ class GitHub:
 
     def delete_asset(self, asset: dict[str, Any]) -> None:
         self._body("DELETE", asset["url"])
+
+    # Files, branches and pull requests: a change proposed without git credentials in the job
+
+    def file(self, path: str, ref: str) -> tuple[str, str]:
+        """The text of ``path`` on branch ``ref`` and its blob sha (which a change to it must name)."""
+        quoted = urllib.parse.quote(path)
+        found = self._json("GET", f"/repos/{self.repository}/contents/{quoted}?ref={urllib.parse.quote(ref)}")
+        if not isinstance(found, dict) or found.get("type") != "file":
+            raise PipelineError(f"{path} on {ref}: not a file in {self.repository}")
+        return base64.b64decode(found["content"]).decode(), str(found["sha"])
+
+    def put_file(self, path: str, text: str, blob: str, branch: str, message: str) -> str:
+        """Commit ``text`` as ``path`` on ``branch`` in place of blob ``blob``; return the new commit's sha."""
+        payload = {"message": message, "content": base64.b64encode(text.encode()).decode(), "sha": blob,
+                   "branch": branch}  # fmt: skip
+        done = self._json("PUT", f"/repos/{self.repository}/contents/{urllib.parse.quote(path)}", payload)
+        return str(done["commit"]["sha"])
+
+    def branch_head(self, branch: str) -> str:
+        found = self._json("GET", f"/repos/{self.repository}/git/ref/heads/{urllib.parse.quote(branch)}")
+        return str(found["object"]["sha"])
+
+    def branch_exists(self, branch: str) -> bool:
+        path = f"/repos/{self.repository}/git/ref/heads/{urllib.parse.quote(branch)}"
+        return self._json("GET", path, missing_ok=True) is not None
+
+    def create_branch(self, branch: str, commit: str) -> None:
+        self._json("POST", f"/repos/{self.repository}/git/refs", {"ref": f"refs/heads/{branch}", "sha": commit})
+
+    def open_pull_request(self, head: str, base: str, title: str, body: str) -> dict[str, Any]:
+        """The open pull request from branch ``head``, its title and body brought up to date, or a new one."""
+        owner = self.repository.split("/", 1)[0]
+        query = urllib.parse.urlencode({"head": f"{owner}:{head}", "base": base, "state": "open"})
+        for found in self._pages(f"/repos/{self.repository}/pulls?{query}"):
+            updated: dict[str, Any] = self._json(
+                "PATCH", f"/repos/{self.repository}/pulls/{found['number']}", {"title": title, "body": body}
+            )
+            return updated
+        payload = {"title": title, "head": head, "base": base, "body": body}
+        created: dict[str, Any] = self._json("POST", f"/repos/{self.repository}/pulls", payload)
+        return created
 
     # Actions
 

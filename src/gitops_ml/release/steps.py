@@ -1,21 +1,21 @@
 """``python -m gitops_ml release ...``: the steps of a release from main, each a make target in CI.
 
 - ``tested``: the commit's ``ci.yml`` run passed (a release ships only tested commits).
-- ``gate``: compare the pipeline's test metrics with those stored in the release in production
-  (GitHub's latest release: its ``metrics.json`` asset, not recomputed); a regression beyond
-  ``compare.thresholds`` stops here.
+- ``gate``: compare the pipeline's test metrics with those stored in the release production runs
+  (the one ``deploy/overlays/production`` pins: its ``metrics.json`` asset, not recomputed); a
+  regression beyond ``compare.thresholds`` stops here.
 - ``bundle``: build the Bento under the release version, export it, and write the model card,
   ``metrics.json``, ``params.json``, the model file and the release notes into ``dist/``.
-- ``image``: build the image from the exported Bento and push ``:version`` and ``:commit``.
+- ``image``: build the image from the exported Bento, push ``:version`` and ``:commit``, and record
+  the pushed digest (``image.json``, a release asset: what the environments pin).
 - ``publish``: the GitHub release, as a draft until every asset is up, then published as latest.
 - ``register``: the model as an MLflow model version tagged with the release (with a tracking server).
-- ``promote``: make the release current: MLflow's ``champion``, then the ``:prod`` image, last.
-- ``rollback``: ``promote`` an earlier release and mark it latest again, saying why.
 
+Moving the environments is ``gitops_ml.release.promotion``'s: pull requests against ``deploy/``.
 Every step finds what an earlier, interrupted run of it did and finishes the job, so re-running a
-failed workflow completes the release; until ``promote`` has run, ``:prod`` stays on the last good
-release. The version is ``v<commit date>-<short commit>`` (``v2026.11.25-1a2b3c4``): the same
-string tags the release, the image and the Bento, sorts by date and names the commit.
+failed workflow completes the release. The version is ``v<commit date>-<short commit>``
+(``v2026.11.25-1a2b3c4``): the same string tags the release, the image and the Bento, sorts by
+date and names the commit.
 """
 
 from __future__ import annotations
@@ -38,16 +38,16 @@ from gitops_ml.core.settings import Settings, changed_params, training_params
 from gitops_ml.core.target import recorded
 from gitops_ml.pipeline.package import MODEL_NAME, model_tag
 from gitops_ml.quality.compare import MetricChange, compare
-from gitops_ml.release import bento, model_card, registry
+from gitops_ml.release import bento, deploy, model_card, registry
 from gitops_ml.release.model_card import raw_data_md5
 
 DIST = Path("dist")
-VERSION = re.compile(r"^v\d{4}\.\d{2}\.\d{2}-[0-9a-f]{7}$")
 CI_WORKFLOW = "ci.yml"
 MODEL_FILE = "model.joblib"
 ASSET_TYPES = {".bento": "application/octet-stream", ".json": "application/json", ".md": "text/markdown"}
 NOT_ASSETS = {"notes.md"}
 MAX_LISTED_COMMITS = 50
+PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,13 @@ def version() -> str:
     return f"v{date}-{git('rev-parse', '--short=7', 'HEAD')}"
 
 
+def image_repository() -> str:
+    """The image's repository on GitHub's container registry (whose names are lower case)."""
+    return f"ghcr.io/{os.environ.get('GITHUB_REPOSITORY', 'local/gitops-ml').lower()}"
+
+
 def image(tag: str) -> str:
-    """The image reference on GitHub's container registry (whose names are lower case)."""
-    return f"ghcr.io/{os.environ.get('GITHUB_REPOSITORY', 'local/gitops-ml').lower()}:{tag}"
+    return f"{image_repository()}:{tag}"
 
 
 def tested(github: GitHub) -> None:
@@ -80,15 +84,17 @@ def tested(github: GitHub) -> None:
 
 
 def baseline(github: GitHub) -> Baseline | None:
-    """The latest release (what :prod serves; a rollback marks its target latest); None before the first."""
-    latest = github.latest_release()
-    if latest is None or latest["tag_name"] == version():  # a re-run after this release was published
+    """The release production runs (as this commit's production overlay pins it); None before the first."""
+    where = deploy.overlay("production")
+    tag = deploy.read_pin(where.read_text(), str(where)).tag
+    if tag is None:
         return None
-    stored = github.asset(latest, "metrics.json")
+    release = deploy.published(github, tag, f"{where} pins {tag}")
+    stored = github.asset(release, "metrics.json")
     if stored is None:
-        raise PipelineError(f"release {latest['tag_name']} has no metrics.json asset to compare with")
-    params = github.asset(latest, "params.json")
-    return Baseline(latest["tag_name"], json.loads(stored)["test"], json.loads(params) if params else None)
+        raise PipelineError(f"release {tag} has no metrics.json asset to compare with")
+    params = github.asset(release, "params.json")
+    return Baseline(tag, json.loads(stored)["test"], json.loads(params) if params else None)
 
 
 def gate(settings: Settings, github: GitHub, summary: Path | None) -> bool:
@@ -106,7 +112,7 @@ def gate(settings: Settings, github: GitHub, summary: Path | None) -> bool:
         title = "passed" if passed else "stopped: " + ", ".join(_regression(c) for c in worse)
         text = (
             f"### Promotion gate {title}\n\nAgainst release `{previous.tag}` (its stored `metrics.json`):\n\n"
-            + _table(changes, show_threshold=True)
+            + metrics_table(changes, show_threshold=True)
         )
     _say(text, summary)
     return passed
@@ -143,7 +149,7 @@ def notes(settings: Settings, tag: str, previous: Baseline | None) -> str:
     lines = [
         f"## {tag}",
         "",
-        f"- Image: `{image(tag)}` (also `:{commit[:7]}`; `:prod` points at the release in production)",
+        f"- Image: `{image(tag)}` (also `:{commit[:7]}`; `:prod` follows production)",
         f"- Commit: `{commit}`",
         f"- Model: `{model_tag()}` (`{settings.train.model}`)",
         f"- Data: `{raw_data_md5()}` (md5 of `{paths.RAW_DATA}`, from `dvc.lock`)",
@@ -152,10 +158,10 @@ def notes(settings: Settings, tag: str, previous: Baseline | None) -> str:
     task = recorded().task
     shown, thresholds = list(settings.compare.listed(task)), settings.compare.deciding(task)
     if previous is None:
-        lines += ["### Metrics (test set; first release)", "", _table(compare({}, current, shown, thresholds))]
+        lines += ["### Metrics (test set; first release)", "", metrics_table(compare({}, current, shown, thresholds))]
     else:
         lines += [f"### Metrics (test set), change since `{previous.tag}`", ""]
-        lines += [_table(compare(previous.metrics, current, shown, thresholds))]
+        lines += [metrics_table(compare(previous.metrics, current, shown, thresholds))]
         lines += ["", f"### Merged since `{previous.tag}`", "", _merged_since(previous.tag)]
     params = training_params(settings)
     if previous is not None and previous.params is not None:
@@ -209,8 +215,9 @@ def register(settings: Settings, dist: Path) -> str | None:
     )
 
 
-def push_image(dist: Path) -> list[str]:
-    """Build the image from the exported Bento (its own Dockerfile) and push it as :version and :commit.
+def push_image(dist: Path) -> deploy.Pin:
+    """Build the image from the exported Bento (its own Dockerfile), push it as :version and :commit, and
+    record the digest the registry gave it in ``dist/image.json``.
 
     Logs in to the registry with the workflow's token (``REGISTRY_TOKEN``): no long-lived password.
     """
@@ -226,38 +233,39 @@ def push_image(dist: Path) -> list[str]:
     _docker(
         "build", "--file", str(context / "env" / "docker" / "Dockerfile"), *(f"--tag={t}" for t in tags), str(context)
     )
-    for pushed in tags:
-        _docker("push", pushed)
-    print(f"release: pushed {', '.join(tags)}")
-    return tags
+    digests = {_pushed_digest(_docker("push", pushed), pushed) for pushed in tags}
+    if len(digests) != 1:
+        raise PipelineError(f"the registry gave {', '.join(tags)} different digests: {', '.join(sorted(digests))}")
+    pin = deploy.Pin(image_repository(), tag, digests.pop())
+    write_text(dist / deploy.IMAGE_FILE, pin.to_json())
+    print(f"release: pushed {', '.join(tags)} as {pin.digest}")
+    return pin
 
 
-def promote(tag: str) -> None:
-    """Make release ``tag`` the one in production: MLflow's ``champion``, then the ``:prod`` image."""
-    registry.make_champion(tag)
+def _pushed_digest(output: str, pushed: str) -> str:
+    """The digest from ``docker push``'s last line (``<tag>: digest: sha256:<hex> size: <n>``), else as inspected."""
+    found: list[str] = PUSHED_DIGEST.findall(output)
+    if found:
+        return found[-1]
+    listed: list[str] = json.loads(_docker("image", "inspect", "--format", "{{json .RepoDigests}}", pushed) or "[]")
+    repository = pushed.rsplit(":", 1)[0]
+    matching = [entry.split("@", 1)[1] for entry in listed if entry.startswith(f"{repository}@")]
+    if not matching:
+        raise PipelineError(f"pushed {pushed}, but neither the push nor the image's RepoDigests name its digest")
+    return matching[0]
+
+
+def make_current(pin: deploy.Pin) -> None:
+    """What production pins becomes current beyond the cluster: MLflow's ``champion``, then ``:prod``."""
+    if pin.tag is None:
+        raise PipelineError(f"production pins {pin.reference}, which names no release")
+    registry.make_champion(pin.tag)
     _docker_login()
-    _docker("pull", image(tag))
-    _docker("tag", image(tag), image("prod"))
-    _docker("push", image("prod"))
-    print(f"release: {image('prod')} is {image(tag)}")
-
-
-def rollback(tag: str, reason: str, github: GitHub, summary: Path | None) -> None:
-    """Make release ``tag`` current again and the baseline of the next gate."""
-    if not VERSION.match(tag):
-        raise PipelineError(f"--tag: {tag!r} is not a release version (like v2026.11.25-1a2b3c4)")
-    if not reason.strip():
-        raise PipelineError("--reason: say why, for the audit trail")
-    release = github.release(tag)
-    if release is None or release.get("draft"):
-        raise PipelineError(f"--tag: no published release {tag} in {github.repository}")
-    promote(tag)
-    github.update_release(release, make_latest="true")
-    _say(
-        f"### Rolled back to {tag}\n\n`{image('prod')}` now points at `{image(tag)}`, and {tag} is the latest "
-        f"release again (the next release is gated against it).\n\nReason: {reason.strip()}",
-        summary,
-    )
+    pinned, prod = f"{pin.repository}@{pin.digest}", f"{pin.repository}:prod"
+    _docker("pull", pinned)
+    _docker("tag", pinned, prod)
+    _docker("push", prod)
+    print(f"release: {prod} is {pin.tag} ({pin.digest})")
 
 
 def _say(text: str, summary: Path | None) -> None:
@@ -276,28 +284,32 @@ def _docker_login() -> None:
     _docker("login", "ghcr.io", "--username", user, "--password-stdin", stdin=token)
 
 
-def _docker(*args: str, stdin: str | None = None) -> None:
+def _docker(*args: str, stdin: str | None = None) -> str:
+    """Run the container engine's CLI (``DOCKER``: docker, or podman); return its output."""
     command = [*os.environ.get("DOCKER", "docker").split(), *args]
     result = subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PipelineError(f"docker {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
 
 
 def read_version(dist: Path) -> str:
     tag = (dist / "version.txt").read_text().strip() if (dist / "version.txt").is_file() else ""
-    if not VERSION.match(tag):
+    if not deploy.VERSION.match(tag):
         raise PipelineError(f"{dist / 'version.txt'}: {tag!r} is not a release version; run the bundle step first")
     return tag
 
 
-def _table(changes: list[MetricChange], *, show_threshold: bool = False) -> str:
+def metrics_table(
+    changes: list[MetricChange], *, show_threshold: bool = False, compared: tuple[str, str] = ("Before", "Now")
+) -> str:
     rows = []
     for c in changes:
         cells = [c.metric, _number(c.base), _number(c.new), "n/a" if c.delta is None else f"{c.delta:+.4f}"]
         if show_threshold:
             cells.append(f"{c.threshold:g}" if c.threshold is not None else "")
         rows.append(cells)
-    headers = ["Metric", "Before", "Now", "Change", *(["Threshold"] if show_threshold else [])]
+    headers = ["Metric", *compared, "Change", *(["Threshold"] if show_threshold else [])]
     return markdown.table(headers, rows, align="lrrrr")
 
 
