@@ -108,8 +108,8 @@ release-register: setup ## Release: register the model in MLflow (with MLFLOW_TR
 release-stage: setup ## Release: move staging to it, a pull request (a commit to main with STAGING_AUTO_COMMIT=true)
 	python -m gitops_ml deploy stage $(if $(filter true,$(STAGING_AUTO_COMMIT)),--commit)
 
-promote: setup ## Open the pull request moving production to release TAG (model card and metrics in its body)
-	python -m gitops_ml deploy promote --tag "$${TAG:?make promote TAG=v...}"
+promote: setup ## Open the pull request moving production to release TAG (card, metrics; LIVE: compare-live's Markdown)
+	python -m gitops_ml deploy promote --tag "$${TAG:?make promote TAG=v...}" $(if $(LIVE),--live "$(LIVE)")
 
 rollback: setup ## Open the pull request moving production back to release TAG; REASON says why
 	python -m gitops_ml deploy rollback --tag "$${TAG:?make rollback TAG=v... REASON=...}" --reason "$${REASON:-}"

@@ -248,6 +248,28 @@ def _deploy(args: argparse.Namespace) -> None:
 
 
 @command(
+    "compare-live",
+    "compare a shadow candidate with the champion on their prediction logs, joined by record id (Markdown)",
+    arg("--champion", type=Path, required=True, help="the champion's prediction log (.jsonl, or a folder of logs)"),
+    arg("--candidate", type=Path, required=True, help="the candidate's prediction log, fed by the shadow copy"),
+    arg("--outcomes", type=Path, help="CSV or Parquet with the id columns and the target, as outcomes arrive"),
+    arg("--out", type=Path, help="also write the Markdown here (for deploy promote --live)"),
+)
+def _compare_live(args: argparse.Namespace) -> None:
+    from gitops_ml.core.files import write_text
+    from gitops_ml.monitoring import compare_live
+
+    chosen = settings(args, check_files=False)
+    outcomes = None
+    if args.outcomes is not None:
+        outcomes = compare_live.read_outcomes(args.outcomes, list(chosen.data.id_columns), chosen.data.target)
+    text = compare_live.report(compare_live.join(args.champion, args.candidate), outcomes)
+    print(text, end="")
+    if args.out is not None:
+        write_text(args.out, text)
+
+
+@command(
     "monitor",
     "drift report of current data against the training data",
     arg("--current", type=Path, required=True, help="prediction log (.jsonl), a folder of logs, or a CSV/Parquet file"),

@@ -36,13 +36,22 @@ TARGETS = {"p50_ratio": 1.5, "throughput_ratio_c32": 0.7, "batch_rows_per_second
 SOAK_SECONDS = float(os.environ.get("BENCH_SOAK_SECONDS", "600"))
 
 
-def run(folder: Path) -> dict[str, Any]:
+def bench_bento(folder: Path) -> tuple[Path, dict[str, str], pd.DataFrame]:
+    """The default pipeline run and built as ``gitops-ml-classifier:bench``: the project, its tools' environment,
+    and the test set's features."""
     project = copy_project(folder / "service")
     env = tool_env(project)
     for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", "bench"]):
         subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
     test = pd.read_parquet(project / paths.TEST_DATA)
-    features = test.drop(columns=["sample_id", "diagnosis"])
+    return project, env, test.drop(columns=["sample_id", "diagnosis"])
+
+
+BENCH_BENTO = ["bentoml", "serve", "gitops-ml-classifier:bench", "--host", "127.0.0.1", "--port", "{port}"]
+
+
+def run(folder: Path) -> dict[str, Any]:
+    project, env, features = bench_bento(folder)
     record = json.loads(features.head(1).to_json(orient="records"))
     batch = json.loads(
         pd.concat([features] * (BATCH_ROWS // len(features) + 1)).head(BATCH_ROWS).to_json(orient="records")
@@ -50,7 +59,7 @@ def run(folder: Path) -> dict[str, Any]:
     serve_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
 
     results: dict[str, Any] = {"targets": TARGETS}
-    ours_cmd = ["bentoml", "serve", "gitops-ml-classifier:bench", "--host", "127.0.0.1", "--port", "{port}"]
+    ours_cmd = BENCH_BENTO
     floor_cmd = ["bentoml", "serve", "tests.benchmarks.startup_floor:StartupFloor", "--host", "127.0.0.1",
                  "--port", "{port}"]  # fmt: skip
     ready, floor = [], []

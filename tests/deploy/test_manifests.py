@@ -132,3 +132,29 @@ def test_argo_cd_syncs_each_overlay_from_main_and_undoes_changes_made_by_hand() 
         assert (ROOT / source["path"] / "kustomization.yaml").is_file()
         assert application["spec"]["destination"]["namespace"] == f"gitops-ml-{overlay}"
         assert application["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+
+
+def test_the_shadow_component_copies_production_traffic_to_a_candidate_no_client_reaches(tmp_path: Path) -> None:
+    deploy = shutil.copytree(DEPLOY, tmp_path / "deploy")
+    production = deploy / "overlays" / "production" / "kustomization.yaml"
+    candidate = "sha256:" + "c" * 64
+    kustomization = yaml.safe_load(production.read_text())
+    kustomization["components"] = ["../../components/shadow"]
+    kustomization["images"].append(
+        {"name": "gitops-ml-shadow", "newName": "ghcr.io/example/gitops-ml", "digest": candidate}
+    )
+    production.write_text(yaml.safe_dump(kustomization))
+    built = subprocess.run(["kubectl", "kustomize", str(production.parent)], capture_output=True, text=True, check=True)
+    resources = tuple(yaml.safe_load_all(built.stdout))
+    for resource in resources:
+        validate(resource)
+    deployments = {r["metadata"]["name"]: r for r in resources if r["kind"] == "Deployment"}
+    champion = deployments["gitops-ml"]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "GITOPS_ML_SHADOW_URL", "value": "http://gitops-ml-shadow"} in champion["env"]
+    shadow = deployments["gitops-ml-shadow"]["spec"]["template"]
+    assert shadow["spec"]["containers"][0]["image"] == f"ghcr.io/example/gitops-ml@{candidate}"
+    services = {r["metadata"]["name"]: r["spec"]["selector"] for r in resources if r["kind"] == "Service"}
+    shadow_labels = shadow["metadata"]["labels"]
+    assert not set(services["gitops-ml"].items()) <= set(shadow_labels.items())  # clients never reach the candidate
+    assert set(services["gitops-ml-shadow"].items()) <= set(shadow_labels.items())
+    assert all(r["metadata"]["namespace"] == "gitops-ml-production" for r in resources if r["kind"] != "Namespace")

@@ -41,9 +41,9 @@ def test_records_use_column_names_allow_null_and_reject_the_rest() -> None:
 
 def test_each_record_gets_its_id_column_or_a_generated_id() -> None:
     records = [{"id": 7}, {}, {"id": "a-1"}]
-    assert record_ids(records, ["id"], "req") == [7, "req-1", "a-1"]
-    assert record_ids([{"a": 1, "b": "x"}, {"a": 2}], ["a", "b"], "req") == ["1/x", "req-1"]
-    assert record_ids([{"a": 1}], [], "req") == ["req-0"]
+    assert record_ids(records, ["id"], ["req-0", "req-1", "req-2"]) == [7, "req-1", "a-1"]
+    assert record_ids([{"a": 1, "b": "x"}, {"a": 2}], ["a", "b"], ["req-0", "req-1"]) == ["1/x", "req-1"]
+    assert record_ids([{"a": 1}], [], ["req-0"]) == ["req-0"]
 
 
 def test_the_openapi_document_requires_the_body_and_declares_the_error_answers() -> None:

@@ -108,6 +108,31 @@ def serving_env(project: Path, **changes: str) -> dict[str, str]:
     return env | {"GITOPS_ML_MAX_RECORDS": str(MAX_RECORDS), "GITOPS_ML_DRAIN_SECONDS": "1"} | changes
 
 
+@contextmanager
+def another_server(server: Server, name: str, tag: str = BENTO_TAG, **changes: str) -> Iterator[Server]:
+    """One more ``bentoml serve`` of a Bento in the module's store, its output in ``<name>.log``.
+
+    Its own BentoML home, sharing the store's Bentos and models: each ``bentoml serve`` empties the
+    Prometheus folder of its home at start, which would reset another server's metrics."""
+    port = free_port()
+    log, home = server.project.parent / f"{name}.log", server.project.parent / f"{name}-bentoml"
+    home.mkdir()
+    for shared in ("bentos", "models"):
+        (home / shared).symlink_to(server.home / shared)
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=server.project.parent, env=serving_env(server.project, BENTOML_HOME=str(home), **changes),
+            stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}/readyz", process, log, READY_SECONDS)
+        yield Server(f"http://127.0.0.1:{port}", server.project, server.home, log, 0, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
 @pytest.fixture(scope="module")
 def test_records(server: Server) -> pd.DataFrame:
     return pd.read_parquet(server.project / paths.TEST_DATA)
@@ -525,6 +550,7 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
         "gitops_ml/serving/prediction_log.py",
         "gitops_ml/serving/prometheus.py",
         "gitops_ml/serving/service.py",
+        "gitops_ml/serving/shadow.py",
     ]
     assert (bento / "src" / "gitops_ml" / "serving" / "model_card.md").read_text().startswith("# Model card")
     size = sum(p.stat().st_size for p in bento.rglob("*") if p.is_file())
@@ -682,30 +708,16 @@ def test_start_up_faults_end_the_server_with_one_line_naming_the_path_or_tag(ser
 def test_a_full_disk_drops_log_records_counted_in_metrics_while_predictions_go_on(
     server: Server, test_records: pd.DataFrame
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = server.project.parent / "full-disk.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            ["bentoml", "serve", BENTO_TAG, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=server.project.parent, env=serving_env(server.project, GITOPS_ML_PREDICTION_LOG="/dev/full"),
-            stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_until_healthy(f"{url}/readyz", process, log, READY_SECONDS)
-        full = Server(url, server.project, server.home, log, 0, process)
+    with another_server(server, "full-disk", GITOPS_ML_PREDICTION_LOG="/dev/full") as full:
         for _ in range(3):
             assert request(full, "/predict_batch", {"records": features_of(test_records.head(4))})[0] == 200
         deadline = time.monotonic() + 10
         while scrape(full).get("gitops_ml_prediction_log_dropped_total", 0) < 12 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert scrape(full)["gitops_ml_prediction_log_dropped_total"] == 12
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-    warnings = [line for line in log.read_text().splitlines() if "prediction log /dev/full" in line]
+    warnings = [line for line in full.log.read_text().splitlines() if "prediction log /dev/full" in line]
     assert len(warnings) == 1 and "No space left on device" in warnings[0], warnings
-    assert "Traceback" not in log.read_text()
+    assert "Traceback" not in full.log.read_text()
 
 
 def test_the_prediction_log_survives_a_rebuilt_bento(server: Server, test_records: pd.DataFrame) -> None:
@@ -717,18 +729,80 @@ def test_the_prediction_log_survives_a_rebuilt_bento(server: Server, test_record
     subprocess.run(["bentoml", "delete", "--yes", BENTO_TAG], env=env, check=True, capture_output=True, timeout=120)
     build = ["python", "-m", "gitops_ml", "bento", "--version", BENTO_TAG.split(":")[1]]
     subprocess.run(build, cwd=server.project, env=env, check=True, capture_output=True, timeout=300)
-    port = free_port()
-    log = server.project.parent / "rebuilt.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            ["bentoml", "serve", BENTO_TAG, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=server.project.parent, env=serving_env(server.project), stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_until_healthy(f"http://127.0.0.1:{port}/readyz", process, log, READY_SECONDS)
-        rebuilt = Server(f"http://127.0.0.1:{port}", server.project, server.home, log, 0, process)
+    with another_server(server, "rebuilt", GITOPS_ML_PREDICTION_LOG=str(server.prediction_log)) as rebuilt:
         assert request(rebuilt, "/predict_batch", {"records": features_of(test_records.head(2))})[0] == 200
         assert len(logged(server, before + 2)) == before + 2
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+
+
+def log_ids(path: Path, count: int) -> list[str]:
+    """The record ids of a prediction log once it holds at least ``count`` records (or after 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        frame = prediction_log.read(path) if path.is_file() else pd.DataFrame({prediction_log.ID_FIELD: []})
+        if len(frame) >= count or time.monotonic() > deadline:
+            return [str(i) for i in frame[prediction_log.ID_FIELD]]
+        time.sleep(0.1)
+
+
+def test_a_shadow_candidate_gets_a_copy_logged_under_the_champions_ids_and_compare_live_joins_them(
+    server: Server, test_records: pd.DataFrame, tmp_path: Path
+) -> None:
+    # The candidate: the same pipeline with another regularisation, as a Bento in the same store.
+    copy = shutil.copytree(server.project, tmp_path / "candidate-project", symlinks=True)
+    write_params(copy, **yaml.safe_load(yaml.safe_dump(SYNTHETIC)) | {"train": {"linear": {"C": 0.01}}})
+    env = tool_env(copy) | {"BENTOML_HOME": str(server.home)}
+    for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", "candidate"]):
+        done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+    logs = {side: tmp_path / f"{side}.jsonl" for side in ("champion", "candidate")}
+    candidate_tag = "gitops-ml-classifier:candidate"
+    with (
+        another_server(server, "candidate", candidate_tag, GITOPS_ML_PREDICTION_LOG=str(logs["candidate"])) as shadow,
+        another_server(
+            server, "champion", GITOPS_ML_PREDICTION_LOG=str(logs["champion"]), GITOPS_ML_SHADOW_URL=shadow.url
+        ) as champion,
+    ):
+        with_ids = json.loads(test_records.head(40).drop(columns=["churned"]).to_json(orient="records"))
+        status, answered = request(champion, "/predict_batch", {"records": with_ids})
+        assert status == 200 and [a["id"] for a in answered] == list(test_records.head(40)["customer_id"])
+        # Without an id column: the caller's X-Request-ID names the records; a hostile one is replaced.
+        for header, rows in (("checkout-7", slice(40, 60)), ("../../etc passwd", slice(60, 70))):
+            body = json.dumps({"records": features_of(test_records.iloc[rows])}).encode()
+            sent = urllib.request.Request(champion.url + "/predict_batch", data=body, headers={
+                "Content-Type": "application/json", "X-Request-ID": header})  # fmt: skip
+            with urllib.request.urlopen(sent, timeout=30) as response:
+                ids = [a["id"] for a in json.loads(response.read())]
+            named = [i.startswith(f"{header}-") if header == "checkout-7" else ".." not in i for i in ids]
+            assert all(named), ids
+        for record in features_of(test_records.iloc[70:80]):
+            assert request(champion, "/predict", {"records": record})[0] == 200
+        champion_ids = log_ids(logs["champion"], 80)
+        assert len(champion_ids) == 80 and "checkout-7-0" in champion_ids
+        assert sorted(log_ids(logs["candidate"], 80)) == sorted(champion_ids)  # every copy, under the same ids
+        assert scrape(champion)['gitops_ml_shadow_records_total{outcome="sent"}'] == 80
+        assert "gitops_ml_shadow_records_total" not in str(scrape(shadow))  # the candidate copies nothing on
+
+        # A candidate that is down costs the champion nothing but the copies, which are counted.
+        shadow.process.terminate()
+        shadow.process.wait(timeout=60)
+        assert request(champion, "/predict_batch", {"records": features_of(test_records.head(3))})[0] == 200
+        failed, deadline = 'gitops_ml_shadow_records_total{outcome="failed"}', time.monotonic() + 10
+        while scrape(champion).get(failed, 0) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert scrape(champion)[failed] == 3
+
+    outcomes = tmp_path / "outcomes.csv"
+    test_records[["customer_id", "churned"]].to_csv(outcomes, index=False)
+    compared = subprocess.run(
+        ["python", "-m", "gitops_ml", "compare-live", "--champion", str(logs["champion"]), "--candidate",
+         str(logs["candidate"]), "--outcomes", str(outcomes), "--out", str(tmp_path / "live.md")],
+        cwd=server.project, env=tool_env(server.project), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert compared.returncode == 0, compared.stderr
+    text = (tmp_path / "live.md").read_text()
+    assert "80 records answered by both, joined by id: 96.4% of the champion's 83" in text  # 3 sent while it was down
+    assert re.search(r"\| Same predicted class \| \d+\.\d\d% \|", text)
+    labels = pd.Series([a["label"] for a in answered])
+    champion_accuracy = (labels == test_records.head(40)["churned"].to_numpy()).mean()
+    assert "On the 40 records whose outcome has arrived" in text  # those sent with their customer_id
+    assert re.search(rf"\| accuracy \| {champion_accuracy:.4f} \| \d\.\d{{4}} \| [+-]\d\.\d{{4}} \|", text), text

@@ -162,8 +162,8 @@ def records_frame(columns: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def record_ids(records: list[dict[str, Any]], id_columns: Sequence[str], generated: str) -> list[int | str]:
-    """Each record's id: its id column (several: joined by '/'), else ``<generated>-<position>``."""
+def record_ids(records: list[dict[str, Any]], id_columns: Sequence[str], generated: Sequence[str]) -> list[int | str]:
+    """Each record's id: its id column (several: joined by '/'), else its entry in ``generated``."""
     ids: list[int | str] = []
     for index, record in enumerate(records):
         sent = [record[name] for name in id_columns if name in record]
@@ -172,7 +172,7 @@ def record_ids(records: list[dict[str, Any]], id_columns: Sequence[str], generat
         elif sent and len(sent) == len(id_columns):
             ids.append("/".join(map(str, sent)))
         else:
-            ids.append(f"{generated}-{index}")
+            ids.append(generated[index])
     return ids
 
 

@@ -1,8 +1,8 @@
 """The service's prediction log: every predicted record with its features, id and prediction.
 
 One JSON line per model call, columnar: ``{"logged_at": <unix time>, "columns": {<column>: [values],
-...}}`` with the record's features, its id columns as sent, and ``prediction_id``,
-the prediction (``prediction_label`` and ``prediction_probability`` of a class, or
+...}}`` with the record's features, its id columns as sent, ``prediction_id``, ``model_ms`` (the
+model call's duration), the prediction (``prediction_label`` and ``prediction_probability`` of a class, or
 ``prediction_value``). A request only hands its columns (the arrays the
 model already read) to a queue; a background thread serializes them with orjson, which is a copy of
 the arrays rather than a dict per record, and appends to a size-rotated file. ``read`` turns these
@@ -50,6 +50,7 @@ ID_FIELD, LABEL_FIELD, PROBABILITY_FIELD, VALUE_FIELD, TIME_FIELD = (
     "prediction_value",
     "logged_at",
 )
+MODEL_MS_FIELD = "model_ms"  # how long the model call that predicted the record took
 WARN_EVERY_SECONDS = 60
 WRITE_INTERVAL_SECONDS = 0.05
 # Records waiting for the writer, at most: past it (a disk far slower than the traffic), a request's

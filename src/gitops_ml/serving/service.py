@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import MutableMapping
@@ -45,6 +46,7 @@ from gitops_ml.serving.api_schema import (
 )
 from gitops_ml.serving.batching import Batcher
 from gitops_ml.serving.prometheus import observe_all
+from gitops_ml.serving.shadow import REQUEST_ID_HEADER, RUNS_HEADER, Shadow, ShadowError, expand, parse_runs, request_id
 
 # Under BentoML's logger, so that its handlers and level (INFO) apply.
 logger = logging.getLogger("bentoml.gitops_ml")
@@ -168,6 +170,11 @@ BATCHED = bentoml.metrics.Histogram(
 LOG_DROPPED = bentoml.metrics.Counter(
     name="gitops_ml_prediction_log_dropped",
     documentation="Predicted records the prediction log could not write (see the service's warnings)",
+)
+SHADOW_RECORDS = bentoml.metrics.Counter(
+    name="gitops_ml_shadow_records",
+    documentation="Records copied to the shadow candidate (GITOPS_ML_SHADOW_URL), by outcome: sent, failed, dropped",
+    labelnames=["outcome"],
 )
 
 
@@ -381,6 +388,12 @@ class Classifier:
             self.prediction_log = prediction_log.PredictionLog.from_environment(on_dropped=LOG_DROPPED.inc)
         except prediction_log.PredictionLogError as error:
             _end_start_up(f"gitops-ml: {error}")
+        try:
+            self.shadow = Shadow.from_environment(
+                lambda outcome, count: SHADOW_RECORDS.labels(outcome=outcome).inc(count)
+            )
+        except ShadowError as error:
+            _end_start_up(f"gitops-ml: {error}")
         # Modules and model live as long as the process: keeping them out of the garbage collector's
         # full passes removes the long pauses that otherwise hit an occasional request.
         gc.freeze()
@@ -400,23 +413,36 @@ class Classifier:
         return self._answer(await self.batcher(records))
 
     @bentoml.api(input_spec=PredictBatchInput)
-    async def predict_batch(self, records: Records) -> list[Prediction]:  # type: ignore[valid-type]
-        """Predict up to GITOPS_ML_MAX_RECORDS records in one call."""
-        return self._answer(self._predict(records))
+    async def predict_batch(self, records: Records, ctx: bentoml.Context) -> list[Prediction]:  # type: ignore[valid-type]
+        """Predict up to GITOPS_ML_MAX_RECORDS records in one call. A record without an id column gets the id
+        `<X-Request-ID>-<position>` when the request sends that header (letters, digits, `._-`; at most 64
+        characters), else a generated one."""
+        headers = ctx.request.headers
+        return self._answer(self._predict(records, headers.get(REQUEST_ID_HEADER), headers.get(RUNS_HEADER)))
 
-    def _predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _predict(
+        self, records: list[dict[str, Any]], sent_id: str | None = None, sent_runs: str | None = None
+    ) -> list[dict[str, Any]]:
         columns = records_columns(records, FEATURES)
+        started = time.perf_counter()
         answers = ANSWERER(self.pipeline, records_frame(columns))
+        model_ms = (time.perf_counter() - started) * 1000
         if answers.labels is not None:
             for label, count in Counter(map(str, answers.labels)).items():
                 PREDICTED.labels(label=label).inc(count)
         if answers.observed is not None:
             observe_all(OBSERVED, answers.observed)
-        ids = record_ids(records, ID_COLUMNS, uuid.uuid4().hex[:16])
+        runs = parse_runs(sent_runs, len(records)) or [
+            (request_id(sent_id, lambda: uuid.uuid4().hex[:16]), len(records))
+        ]
+        ids = record_ids(records, ID_COLUMNS, expand(runs))
         if self.prediction_log is not None:
             # The arrays the model read (orjson copies NumPy arrays whole), the ids as sent, the predictions.
             columns |= {name: [record.get(name) for record in records] for name in ID_COLUMNS}
-            self.prediction_log.add(columns | {prediction_log.ID_FIELD: ids} | answers.logged)
+            timing = {prediction_log.MODEL_MS_FIELD: [round(model_ms, 3)] * len(records)}
+            self.prediction_log.add(columns | {prediction_log.ID_FIELD: ids} | answers.logged | timing)
+        if self.shadow is not None:
+            self.shadow.copy(records, runs)  # the candidate logs them under the same ids
         names = list(answers.fields)
         return [
             {"id": id_, **dict(zip(names, values, strict=True))}
@@ -432,6 +458,8 @@ class Classifier:
 
     @bentoml.on_shutdown
     def _close_prediction_log(self) -> None:
+        if self.shadow is not None:
+            self.shadow.close()
         if self.prediction_log is not None:
             self.prediction_log.close()
 
