@@ -6,6 +6,7 @@ with missing values. The Bento is served from outside the source tree, proving i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +30,16 @@ import yaml
 from gitops_ml.core import paths
 from gitops_ml.pipeline.package import model_tag
 from gitops_ml.serving import prediction_log
-from tests.support import ROOT, SYNTHETIC, copy_project, free_port, tool_env, wait_until_healthy, write_params
+from tests.support import (
+    ROOT,
+    SYNTHETIC,
+    copy_project,
+    edit_params,
+    free_port,
+    tool_env,
+    wait_until_healthy,
+    write_params,
+)
 
 # Real servers, act or dvc repro: left out by make test-fast.
 pytestmark = pytest.mark.integration
@@ -744,20 +755,30 @@ def log_ids(path: Path, count: int) -> list[str]:
         time.sleep(0.1)
 
 
+@pytest.fixture(scope="module")
+def retrained(server: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Bentos in the module's store of the same pipeline with another ``train.linear.C``: a close candidate,
+    and one so regularised that it predicts the same class for every record."""
+    tags = {}
+    for name, strength in (("close", 0.01), ("constant", 1e-6)):
+        copy = shutil.copytree(server.project, tmp_path_factory.mktemp(name) / "project", symlinks=True)
+        edit_params(copy / "params.yaml", {"train.linear.C": strength})
+        env = tool_env(copy) | {"BENTOML_HOME": str(server.home)}
+        for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", name]):
+            done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stdout + done.stderr
+        tags[name] = f"gitops-ml-classifier:{name}"
+    return tags
+
+
 def test_a_shadow_candidate_gets_a_copy_logged_under_the_champions_ids_and_compare_live_joins_them(
-    server: Server, test_records: pd.DataFrame, tmp_path: Path
+    server: Server, retrained: dict[str, str], test_records: pd.DataFrame, tmp_path: Path
 ) -> None:
-    # The candidate: the same pipeline with another regularisation, as a Bento in the same store.
-    copy = shutil.copytree(server.project, tmp_path / "candidate-project", symlinks=True)
-    write_params(copy, **yaml.safe_load(yaml.safe_dump(SYNTHETIC)) | {"train": {"linear": {"C": 0.01}}})
-    env = tool_env(copy) | {"BENTOML_HOME": str(server.home)}
-    for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", "candidate"]):
-        done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stdout + done.stderr
     logs = {side: tmp_path / f"{side}.jsonl" for side in ("champion", "candidate")}
-    candidate_tag = "gitops-ml-classifier:candidate"
     with (
-        another_server(server, "candidate", candidate_tag, GITOPS_ML_PREDICTION_LOG=str(logs["candidate"])) as shadow,
+        another_server(
+            server, "candidate", retrained["close"], GITOPS_ML_PREDICTION_LOG=str(logs["candidate"])
+        ) as shadow,
         another_server(
             server, "champion", GITOPS_ML_PREDICTION_LOG=str(logs["champion"]), GITOPS_ML_SHADOW_URL=shadow.url
         ) as champion,
@@ -806,3 +827,107 @@ def test_a_shadow_candidate_gets_a_copy_logged_under_the_champions_ids_and_compa
     champion_accuracy = (labels == test_records.head(40)["churned"].to_numpy()).mean()
     assert "On the 40 records whose outcome has arrived" in text  # those sent with their customer_id
     assert re.search(rf"\| accuracy \| {champion_accuracy:.4f} \| \d\.\d{{4}} \| [+-]\d\.\d{{4}} \|", text), text
+
+
+PROMETHEUS = shutil.which("prometheus")
+ANALYSIS = ROOT / "deploy" / "overlays" / "production" / "analysis.yaml"
+DASHBOARDS = ROOT / "monitoring" / "grafana" / "dashboards"
+
+
+@contextmanager
+def prometheus_scraping(folder: Path, targets: dict[str, str]) -> Iterator[str]:
+    """A real Prometheus scraping each server every second, labelled as Kubernetes pod discovery labels a
+    canary's and the stable pods (``rollouts_pod_template_hash``)."""
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": "gitops-ml", "static_configs": [
+            {"targets": [url.removeprefix("http://")], "labels": {"rollouts_pod_template_hash": name}}
+            for name, url in targets.items()]}],
+    }  # fmt: skip
+    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    log = folder / "prometheus.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [str(PROMETHEUS), f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}/-/ready", process, log, 60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def promql(prometheus: str, query: str) -> list[float]:
+    """The values of an instant query (Prometheus refuses a malformed one: the test fails with its reason)."""
+    url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raise AssertionError(f"Prometheus refused {query!r}: {error.read().decode()}") from None
+    assert answer["status"] == "success", answer
+    return [float(sample["value"][1]) for sample in answer["data"]["result"]]
+
+
+def analysis(prometheus: str, canary: str) -> dict[str, tuple[float, bool]]:
+    """Each metric of the AnalysisTemplate as Argo Rollouts runs it: its args filled in, the query's first
+    value, and whether the success condition holds."""
+    template = yaml.safe_load(ANALYSIS.read_text())["spec"]
+    args = {"canary-hash": canary, "stable-hash": "stable"}
+    measured = {}
+    for metric in template["metrics"]:
+        query = re.sub(r"{{args\.([\w-]+)}}", lambda m: args[m[1]], metric["provider"]["prometheus"]["query"])
+        condition = re.fullmatch(r"result\[0\] (<=|>=) ([\d.]+)", metric["successCondition"])
+        assert condition, f"{metric['name']}: a success condition this test does not read"
+        [value] = promql(prometheus, query)
+        limit = float(condition[2])
+        measured[metric["name"]] = (value, value <= limit if condition[1] == "<=" else value >= limit)
+    return measured
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="prometheus is not installed (.ci/run installs Debian's)")
+def test_the_canary_analysis_on_a_real_prometheus_passes_a_faithful_canary_and_fails_a_constant_one(
+    server: Server, retrained: dict[str, str], test_records: pd.DataFrame, tmp_path: Path
+) -> None:
+    # A canary of a release that predicts as production does (the same model), and the one-class model.
+    tags = {"stable": BENTO_TAG, "faithful": BENTO_TAG, "constant": retrained["constant"]}
+    records = features_of(test_records)
+    with contextlib.ExitStack() as running:
+        servers = {
+            name: running.enter_context(another_server(server, f"pods-{name}", tag, GITOPS_ML_PREDICTION_LOG="off"))
+            for name, tag in tags.items()
+        }
+        prometheus = running.enter_context(prometheus_scraping(tmp_path, {n: v.url for n, v in servers.items()}))
+        for served in servers.values():  # every counter exists before the traffic: rate() needs two samples
+            assert request(served, "/predict_batch", {"records": records[:4]})[0] == 200
+        time.sleep(3)
+        for _ in range(4):
+            for served in servers.values():
+                for start in range(0, 200, 10):
+                    assert request(served, "/predict", {"records": records[start : start + 10]})[0] == 200
+            time.sleep(1)
+        time.sleep(3)
+        verdicts = {canary: analysis(prometheus, canary) for canary in ("faithful", "constant")}
+        # The queries read real series, not their `or vector(0)` fallback.
+        canary = 'rollouts_pod_template_hash="faithful"'
+        answered = f'sum(rate(bentoml_service_request_total{{{canary},http_response_code="200"}}[2m]))'
+        latency = f'bentoml_service_request_duration_seconds_bucket{{{canary},endpoint=~"/predict.*"}}'
+        assert promql(prometheus, answered)[0] > 0
+        assert promql(prometheus, f"histogram_quantile(0.99, sum by (le) (rate({latency}[2m])))")[0] > 0
+        panels = {expr: promql(prometheus, expr.replace("$__rate_interval", "1m")) for expr in dashboard_queries()}
+
+    assert all(passed for _, passed in verdicts["faithful"].values()), verdicts["faithful"]
+    mix, mix_passed = verdicts["constant"]["predicted-class-mix"]
+    assert not mix_passed and mix > 0.1, verdicts  # one class for every record: its mix is far from stable's
+    assert verdicts["constant"]["server-error-share"] == (0.0, True) and verdicts["constant"]["p99-latency-seconds"][1]
+    # Every panel's query is valid; each has data but the error shares (no request was answered 4xx or 5xx).
+    assert [expr for expr, values in panels.items() if not values and '_code=~"' not in expr] == []
+
+
+def dashboard_queries() -> list[str]:
+    return [target["expr"] for path in sorted(DASHBOARDS.glob("*.json"))
+            for panel in json.loads(path.read_text())["panels"] for target in panel.get("targets", [])]  # fmt: skip
