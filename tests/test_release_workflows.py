@@ -131,7 +131,7 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
             draft["draft"]
             and state.latest is None
             and set(draft["assets"])
-            == {f"gitops-ml-classifier-{draft['tag_name']}.bento", "image.json", "metrics.json"}
+            == {f"gitops-ml-{draft['tag_name']}.bento", "image.json", "metrics.json"}
         )
         assert state.pulls == []
 
@@ -152,7 +152,7 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
     for expected in (f"`{IMAGE}:{version}`", f"Commit: `{commit}`", roc_auc, "`train.linear.C`: `1.0`",
                      f"Data: `{data_md5}`", f"### Merged since `{PREVIOUS}`"):  # fmt: skip
         assert expected in notes, expected
-    bento = f"gitops-ml-classifier-{version}.bento"
+    bento = f"gitops-ml-{version}.bento"
     assert set(release["assets"]) == {bento, "image.json", "metrics.json", "model_card.md", "params.json"}
     assert json.loads(release["assets"]["metrics.json"]["content"])["test"] == committed
     assert f"| **Version** | {version} |" in release["assets"]["model_card.md"]["content"].decode()
@@ -175,9 +175,9 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
     assert moved[OVERLAYS[1]] == (main / OVERLAYS[1]).read_bytes()  # production waits for its own pull request
 
     client = MlflowClient(mlflow_server)
-    assert len(client.search_model_versions(f"name = 'gitops-ml-classifier' and tags.release = '{version}'")) == 1
+    assert len(client.search_model_versions(f"name = 'gitops-ml' and tags.release = '{version}'")) == 1
     with pytest.raises(MlflowException, match="champion"):
-        client.get_model_version_by_alias("gitops-ml-classifier", "champion")  # production's, not the newest
+        client.get_model_version_by_alias("gitops-ml", "champion")  # production's, not the newest
 
     # The exported Bento imports into an empty BentoML home and serves the pipeline's predictions.
     exported = act.artifact("release") / bento
@@ -197,7 +197,7 @@ def serve_imported(exported: Path, folder: Path) -> list[float]:
     with tarfile.open(exported) as archive:
         manifest = archive.extractfile("./bento.yaml")
         assert manifest is not None
-        tag = "gitops-ml-classifier:" + yaml.safe_load(manifest)["version"]
+        tag = "gitops-ml:" + yaml.safe_load(manifest)["version"]
     port = free_port()
     log = folder / "serve.log"
     with log.open("w") as out:

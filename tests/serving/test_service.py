@@ -46,7 +46,7 @@ pytestmark = pytest.mark.integration
 
 MAX_RECORDS = 50
 READY_SECONDS = 90
-BENTO_TAG = "gitops-ml-classifier:under-test"
+BENTO_TAG = "gitops-ml:under-test"
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert result.returncode == 0, result.stdout + result.stderr
 
     # A newer model of the same name in the store must not change what the built Bento serves.
-    newer = "import bentoml\nwith bentoml.models.create('gitops-ml-classifier:zzz-newer-model'): pass"
+    newer = "import bentoml\nwith bentoml.models.create('gitops-ml:zzz-newer-model'): pass"
     subprocess.run([sys.executable, "-c", newer], env=env, check=True, capture_output=True, timeout=120)
 
     port = free_port()
@@ -544,7 +544,7 @@ def test_a_schema_fuzzer_finds_no_5xx_and_no_answer_the_document_does_not_declar
 
 
 def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_ones(server: Server) -> None:
-    bento = server.home / "bentos" / "gitops-ml-classifier" / BENTO_TAG.split(":")[1]
+    bento = server.home / "bentos" / "gitops-ml" / BENTO_TAG.split(":")[1]
     manifest = yaml.safe_load((bento / "bento.yaml").read_text())
     assert [m["tag"] for m in manifest["services"][0]["models"]] == [model_tag(server.project / paths.BENTO_BUNDLE)]
     requirements = (bento / "env" / "python" / "requirements.txt").read_text().split()
@@ -571,7 +571,7 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
 def test_the_container_image_logs_predictions_on_a_declared_volume(server: Server) -> None:
     """The Dockerfile the release builds from (no container engine runs here to start it)."""
     dockerfile = (
-        server.home / "bentos" / "gitops-ml-classifier" / BENTO_TAG.split(":")[1] / "env" / "docker" / "Dockerfile"
+        server.home / "bentos" / "gitops-ml" / BENTO_TAG.split(":")[1] / "env" / "docker" / "Dockerfile"
     ).read_text()
     volume = "/var/lib/gitops-ml/prediction-log"
     assert f"ARG GITOPS_ML_PREDICTION_LOG={volume}/predictions.jsonl" in dockerfile
@@ -696,8 +696,8 @@ def test_start_up_faults_end_the_server_with_one_line_naming_the_path_or_tag(ser
             r"gitops-ml: prediction log /sys/gitops-ml/p.jsonl cannot be written",
         ),
         "model not in the store": (
-            {"GITOPS_ML_MODEL_TAG": "gitops-ml-classifier:not-in-the-store"},
-            r"gitops-ml: model gitops-ml-classifier:not-in-the-store is not in the BentoML store",
+            {"GITOPS_ML_MODEL_TAG": "gitops-ml:not-in-the-store"},
+            r"gitops-ml: model gitops-ml:not-in-the-store is not in the BentoML store",
         ),
         "model file cut short": (
             {"GITOPS_ML_MODEL_TAG": truncated},
@@ -767,7 +767,7 @@ def retrained(server: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[
         for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", name]):
             done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
             assert done.returncode == 0, done.stdout + done.stderr
-        tags[name] = f"gitops-ml-classifier:{name}"
+        tags[name] = f"gitops-ml:{name}"
     return tags
 
 

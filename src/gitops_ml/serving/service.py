@@ -249,7 +249,7 @@ class RequestGuard:
         """The OpenAPI document (``/docs.json``) as the guarded routes really answer; made once."""
         if self._document is None:
             limits = f"Limits: {MAX_RECORDS} records, {self.max_bytes} bytes of JSON per request."
-            spec = Classifier.openapi_spec.asdict()  # type: ignore[attr-defined]
+            spec = ModelService.openapi_spec.asdict()  # type: ignore[attr-defined]
             self._document = json.dumps(openapi_document(spec, self.paths, limits)).encode()
         return self._document
 
@@ -373,7 +373,7 @@ logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorLogF
     path="/",
 )
 @bentoml.service(name=NAME, workers=1, traffic={"timeout": 30})
-class Classifier:
+class ModelService:
     model = model_ref
 
     def __init__(self) -> None:
@@ -502,6 +502,6 @@ def _end_start_up(line: str) -> NoReturn:
 
 
 # @bentoml.service turned the class into a bentoml Service, which takes ASGI middleware.
-Classifier.add_asgi_middleware(  # type: ignore[attr-defined]
+ModelService.add_asgi_middleware(  # type: ignore[attr-defined]
     RequestGuard, max_bytes=MAX_BODY_BYTES, paths=("/predict", "/predict_batch")
 )
