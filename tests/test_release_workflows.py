@@ -130,8 +130,7 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
         assert (
             draft["draft"]
             and state.latest is None
-            and set(draft["assets"])
-            == {f"gitops-ml-{draft['tag_name']}.bento", "image.json", "metrics.json"}
+            and set(draft["assets"]) == {f"gitops-ml-{draft['tag_name']}.bento", "image.json", "metrics.json"}
         )
         assert state.pulls == []
 
