@@ -18,7 +18,8 @@ and observed of GitHub (see each route):
 - ``fail`` makes chosen calls answer an error once, to test what a half-failed run leaves behind;
 - files change by the contents API, as commits on a branch: reading needs the branch to exist, a
   change must name the blob sha it replaces (none: 422; another: 409), a branch is created from an
-  existing commit only (422 "Reference already exists" for a second); a pull request needs the
+  existing commit only (422 "Reference already exists" for a second) and moved to one only as a
+  fast forward unless forced (422 "Update is not a fast forward"); a pull request needs the
   repository setting that lets GitHub Actions open one (off by default: 403), its head branch
   (422), a difference from its base (422 "No commits between"), at most one open per head and base
   (422 "A pull request already exists"), and a body of at most 65,536 characters;
@@ -323,6 +324,21 @@ def create_ref(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
     h._send(201, {"ref": ref, "object": {"sha": commit, "type": "commit"}})
 
 
+def update_ref(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    body = h.json_body() or {}
+    if m["branch"] not in h.state.branches:
+        return h._send(422, {"message": "Reference does not exist"})
+    if body.get("sha") not in h.state.commits:
+        return h._send(422, {"message": "Object does not exist"})
+    ancestor, found = h.state.branches[m["branch"]], body["sha"]
+    while found is not None and found != ancestor:
+        found = h.state.commits[found]["parent"]
+    if found is None and body.get("force") is not True:
+        return h._send(422, {"message": "Update is not a fast forward"})
+    h.state.branches[m["branch"]] = body["sha"]
+    h._send(200, {"ref": f"refs/heads/{m['branch']}", "object": {"sha": body["sha"], "type": "commit"}})
+
+
 def _custom(h: _Handler, resource: str, message: str) -> None:
     h._send(
         422, {"message": "Validation Failed", "errors": [{"resource": resource, "code": "custom", "message": message}]}
@@ -550,6 +566,7 @@ ROUTES: list[tuple[str, str, Route]] = [
     ("PUT", rf"{_REPO}/contents/(?P<path>.+)", put_contents),
     ("GET", rf"{_REPO}/git/ref/heads/(?P<branch>.+)", get_ref),
     ("POST", rf"{_REPO}/git/refs", create_ref),
+    ("PATCH", rf"{_REPO}/git/refs/heads/(?P<branch>.+)", update_ref),
     ("GET", rf"{_REPO}/releases", list_releases),
     ("GET", rf"{_REPO}/releases/latest", latest_release),
     ("GET", rf"{_REPO}/releases/tags/(?P<tag>[^/]+)", release_by_tag),

@@ -105,12 +105,17 @@ def test_staging_moves_by_one_pull_request_that_a_rerun_updates(
     assert deploy.read_pin(moved, "staging").digest == DIGESTS[CANDIDATE]
     assert state.files(pull["head"])[PRODUCTION] == state.files("main")[PRODUCTION]  # production untouched
 
-    # A re-run of the release (its image rebuilt, so another digest) updates the same branch and pull request.
+    # A re-run of the release (its image rebuilt, so another digest), after main changed the same file, updates
+    # the same pull request from a branch that starts at main's new head: it cannot conflict.
+    edited = b"# a comment merged on main since\n" + state.files("main")[STAGING]
+    state.branch("main", state.files("main") | {STAGING: edited}, "Edit staging by hand")
     rebuilt = "sha256:" + "c" * 64
     (dist / "image.json").write_text(deploy.Pin(REPO, CANDIDATE, rebuilt).to_json())
     promotion.stage(dist, github, commit_directly=False)
     assert len(state.pulls) == 1 and rebuilt in state.pulls[0]["body"]
-    assert deploy.read_pin(state.files(pull["head"])[STAGING].decode(), "staging").digest == rebuilt
+    moved = state.files(pull["head"])[STAGING].decode()
+    assert moved.startswith("# a comment merged on main since") and deploy.read_pin(moved, "staging").digest == rebuilt
+    assert state.commits[state.branches[pull["head"]]]["parent"] == state.branches["main"]
     assert deploy.read_pin(state.files("main")[STAGING].decode(), "staging").tag is None  # main waits for the merge
 
 
@@ -160,6 +165,8 @@ def test_the_promotion_pull_request_compares_with_production_and_carries_the_car
         promotion.promote(make_settings(), "v2026.11.21-3333333", github)
     with pytest.raises(PipelineError, match="'latest' is not a release version"):
         promotion.promote(make_settings(), "latest", github)
+    with pytest.raises(PipelineError, match=r"--live: .*live\.md does not exist"):
+        promotion.promote(make_settings(), CANDIDATE, github, Path("live.md"))
 
 
 def test_a_rollback_pull_request_says_why_and_needs_a_reason(api: tuple[GitHub, GitHubState]) -> None:

@@ -139,6 +139,11 @@ class GitHub:
     def create_branch(self, branch: str, commit: str) -> None:
         self._json("POST", f"/repos/{self.repository}/git/refs", {"ref": f"refs/heads/{branch}", "sha": commit})
 
+    def move_branch(self, branch: str, commit: str) -> None:
+        """Point ``branch`` at ``commit``, whatever it held (a forced update)."""
+        path = f"/repos/{self.repository}/git/refs/heads/{urllib.parse.quote(branch)}"
+        self._json("PATCH", path, {"sha": commit, "force": True})
+
     def open_pull_request(self, head: str, base: str, title: str, body: str) -> dict[str, Any]:
         """The open pull request from branch ``head``, its title and body brought up to date, or a new one."""
         owner = self.repository.split("/", 1)[0]

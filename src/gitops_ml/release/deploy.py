@@ -152,11 +152,14 @@ def open_change(github: GitHub, change: Change, *, commit_directly: bool = False
         return commit
     if new_text == current:
         raise PipelineError(f"{change.environment} runs {change.pin.reference} already: nothing to change")
-    if not github.branch_exists(change.branch):
-        github.create_branch(change.branch, github.branch_head(BASE_BRANCH))
-    on_branch, branch_blob = github.file(path, change.branch)
-    if on_branch != new_text:
-        github.put_file(path, new_text, branch_blob, change.branch, change.title)
+    # The branch is this tool's: it starts again from main's head at every run, so that the change never
+    # conflicts with what main holds by then (an earlier run's branch may be behind a rollback merged since).
+    head = github.branch_head(BASE_BRANCH)
+    if github.branch_exists(change.branch):
+        github.move_branch(change.branch, head)
+    else:
+        github.create_branch(change.branch, head)
+    github.put_file(path, new_text, blob, change.branch, change.title)
     try:
         pull = github.open_pull_request(change.branch, BASE_BRANCH, change.title, _fitted(change.body))
     except GitHubError as error:

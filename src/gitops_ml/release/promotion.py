@@ -43,11 +43,9 @@ def stage(dist: Path, github: GitHub, *, commit_directly: bool) -> str:
 
 def promote(settings: Settings, tag: str, github: GitHub, live: Path | None = None) -> str:
     """Open the pull request that moves production to release ``tag``."""
-    release = deploy.published(github, tag, "--tag")
-    pin = deploy.release_pin(github, release)
-    current = _production(github)
-    if current is not None and current[0].digest == pin.digest:
-        raise PipelineError(f"--tag: production runs {tag} already ({pin.digest})")
+    if live is not None and not live.is_file():
+        raise PipelineError(f"--live: {live} does not exist (the Markdown `compare-live --out` writes)")
+    release, pin, current = _move_to(github, tag)
     lines = [
         f"## Promote {tag} to production",
         "",
@@ -76,11 +74,7 @@ def rollback(settings: Settings, tag: str, reason: str, github: GitHub) -> str:
     """Open the pull request that moves production back to the earlier release ``tag``."""
     if not reason.strip():
         raise PipelineError("--reason: say why, for the pull request and the audit trail")
-    release = deploy.published(github, tag, "--tag")
-    pin = deploy.release_pin(github, release)
-    current = _production(github)
-    if current is not None and current[0].digest == pin.digest:
-        raise PipelineError(f"--tag: production runs {tag} already ({pin.digest})")
+    release, pin, current = _move_to(github, tag)
     now = f"`{current[0].tag}`" if current is not None else "what it runs now"
     lines = [
         f"## Roll production back to {tag}",
@@ -114,6 +108,16 @@ def follow(github: GitHub) -> None:
             "pin the release's own digest (the Promote and Rollback workflows do)"
         )
     steps.make_current(pin)
+
+
+def _move_to(github: GitHub, tag: str) -> tuple[dict[str, Any], deploy.Pin, tuple[deploy.Pin, dict[str, Any]] | None]:
+    """Release ``tag``, the image it pushed, and what production runs now (refused when that is the same image)."""
+    release = deploy.published(github, tag, "--tag")
+    pin = deploy.release_pin(github, release)
+    current = _production(github)
+    if current is not None and current[0].digest == pin.digest:
+        raise PipelineError(f"--tag: production runs {tag} already ({pin.digest})")
+    return release, pin, current
 
 
 def _production(github: GitHub) -> tuple[deploy.Pin, dict[str, Any]] | None:
