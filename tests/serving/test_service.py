@@ -29,13 +29,16 @@ import yaml
 
 from gitops_ml.core import paths
 from gitops_ml.pipeline.package import model_tag
+from gitops_ml.release import steps
 from gitops_ml.serving import prediction_log
+from tests import container_engine
 from tests.support import (
     ROOT,
     SYNTHETIC,
     copy_project,
     edit_params,
     free_port,
+    git,
     tool_env,
     wait_until_healthy,
     write_params,
@@ -569,7 +572,8 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
 
 
 def test_the_container_image_logs_predictions_on_a_declared_volume(server: Server) -> None:
-    """The Dockerfile the release builds from (no container engine runs here to start it)."""
+    """The Dockerfile the release builds from declares the volume and writes to it as its own user (the next test
+    runs the image)."""
     dockerfile = (
         server.home / "bentos" / "gitops-ml" / BENTO_TAG.split(":")[1] / "env" / "docker" / "Dockerfile"
     ).read_text()
@@ -580,6 +584,73 @@ def test_the_container_image_logs_predictions_on_a_declared_volume(server: Serve
     declared = lines.index(f"VOLUME {volume}")
     assert any(f"chown bentoml:bentoml {volume}" in line for line in lines[:declared])  # writable by the service
     assert lines.index("USER bentoml") > declared
+
+
+def answers_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+            return response.status == 200
+    except OSError:  # not listening yet, or 503 while it starts
+        return False
+
+
+def test_the_release_image_runs_in_a_real_container_engine(
+    server: Server, test_records: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built as the release builds it (steps.build_image on the exported Bento), then run: ready, the
+    release's model, its predictions, the log on the declared volume, and a clean stop on SIGTERM."""
+    engine, missing = container_engine.find()
+    missing = missing or (container_engine.ensure_base_image(engine, tmp_path) if engine else "")
+    if engine is None or missing:
+        pytest.skip(missing)
+    short = git(server.project, "rev-parse", "--short=7", "HEAD").strip()
+    version = f"v2026.11.27-{short}"
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    exported = dist / f"gitops-ml-{version}.bento"
+    subprocess.run(["bentoml", "export", BENTO_TAG, str(exported)], env=tool_env(server.project) | {
+        "BENTOML_HOME": str(server.home)}, check=True, capture_output=True, timeout=300)  # fmt: skip
+    (dist / "version.txt").write_text(version + "\n")
+    monkeypatch.chdir(server.project)
+    for name, value in {"DOCKER": engine.command, "GITHUB_REPOSITORY": "example/gitops-ml", **engine.env}.items():
+        monkeypatch.setenv(name, value)
+    tags = steps.build_image(dist)
+    assert tags == [f"ghcr.io/example/gitops-ml:{version}", f"ghcr.io/example/gitops-ml:{short}"]
+
+    volume = tmp_path / "volume"
+    volume.mkdir(mode=0o777)
+    volume.chmod(0o777)  # the image's user (uid 1034) writes there
+    port = free_port()
+    name = f"gitops-ml-test-{port}"
+    started = engine.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:3000",
+                         "-v", f"{volume}:/var/lib/gitops-ml/prediction-log", tags[0])  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        contained = Server(f"http://127.0.0.1:{port}", server.project, server.home, volume, 0, None)  # type: ignore[arg-type]
+        deadline = time.monotonic() + 120
+        while not answers_ready(contained.url):
+            assert time.monotonic() < deadline, engine.run("logs", name).stdout[-3000:]
+            time.sleep(0.5)
+        assert request(contained, "/model")[1]["model_tag"] == request(server, "/model")[1]["model_tag"]
+        body = {"records": features_of(test_records.head(20))}
+        status, answers = request(contained, "/predict_batch", body)
+        assert status == 200
+        unnamed = [
+            {k: v for k, v in answer.items() if k != "id"} for answer in request(server, "/predict_batch", body)[1]
+        ]
+        assert [{k: v for k, v in answer.items() if k != "id"} for answer in answers] == unnamed  # ids: generated
+        stopping = time.monotonic()
+        assert engine.run("stop", "-t", "30", name, timeout=60).returncode == 0
+        stopped_after = time.monotonic() - stopping
+        exit_code = engine.run("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
+        logs = engine.run("logs", name)
+    finally:
+        engine.run("rm", "-f", name)
+        engine.run("rmi", *tags)
+    assert exit_code == "0" and stopped_after < 20, (exit_code, stopped_after)  # drained, not killed at 30 s
+    assert "Completed cleanup hook: _close_prediction_log" in logs.stdout + logs.stderr
+    logged = prediction_log.read(volume / "predictions.jsonl")
+    assert list(logged[prediction_log.ID_FIELD]) == [answer["id"] for answer in answers]
 
 
 def test_concurrent_clients_are_all_served(server: Server, test_records: pd.DataFrame) -> None:

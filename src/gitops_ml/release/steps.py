@@ -216,11 +216,26 @@ def register(settings: Settings, dist: Path) -> str | None:
 
 
 def push_image(dist: Path) -> deploy.Pin:
-    """Build the image from the exported Bento (its own Dockerfile), push it as :version and :commit, and
-    record the digest the registry gave it in ``dist/image.json``.
+    """Build the image (``build_image``), push it as :version and :commit, and record the digest the
+    registry gave it in ``dist/image.json``.
 
     Logs in to the registry with the workflow's token (``REGISTRY_TOKEN``): no long-lived password.
     """
+    tag = read_version(dist)
+    _docker_login()
+    tags = build_image(dist)
+    digests = {_pushed_digest(_docker("push", pushed), pushed) for pushed in tags}
+    if len(digests) != 1:
+        raise PipelineError(f"the registry gave {', '.join(tags)} different digests: {', '.join(sorted(digests))}")
+    pin = deploy.Pin(image_repository(), tag, digests.pop())
+    write_text(dist / deploy.IMAGE_FILE, pin.to_json())
+    print(f"release: pushed {', '.join(tags)} as {pin.digest}")
+    return pin
+
+
+def build_image(dist: Path) -> list[str]:
+    """Build the image from the exported Bento in ``dist`` (its own Dockerfile, the Bento with its model as the
+    context), tagged :version and :commit; return the tags."""
     import tarfile
 
     tag = read_version(dist)
@@ -229,17 +244,9 @@ def push_image(dist: Path) -> deploy.Pin:
     with tarfile.open(dist / f"{MODEL_NAME}-{tag}.bento") as archive:
         archive.extractall(context, filter="data")
     tags = [image(tag), image(git("rev-parse", "--short=7", "HEAD"))]
-    _docker_login()
-    _docker(
-        "build", "--file", str(context / "env" / "docker" / "Dockerfile"), *(f"--tag={t}" for t in tags), str(context)
-    )
-    digests = {_pushed_digest(_docker("push", pushed), pushed) for pushed in tags}
-    if len(digests) != 1:
-        raise PipelineError(f"the registry gave {', '.join(tags)} different digests: {', '.join(sorted(digests))}")
-    pin = deploy.Pin(image_repository(), tag, digests.pop())
-    write_text(dist / deploy.IMAGE_FILE, pin.to_json())
-    print(f"release: pushed {', '.join(tags)} as {pin.digest}")
-    return pin
+    dockerfile = context / "env" / "docker" / "Dockerfile"
+    _docker("build", "--file", str(dockerfile), *(f"--tag={t}" for t in tags), str(context))
+    return tags
 
 
 def _pushed_digest(output: str, pushed: str) -> str:
