@@ -827,29 +827,24 @@ def log_ids(path: Path, count: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def retrained(server: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Bentos in the module's store of the same pipeline with another ``train.linear.C``: a close candidate,
-    and one so regularised that it predicts the same class for every record."""
-    tags = {}
-    for name, strength in (("close", 0.01), ("constant", 1e-6)):
-        copy = shutil.copytree(server.project, tmp_path_factory.mktemp(name) / "project", symlinks=True)
-        edit_params(copy / "params.yaml", {"train.linear.C": strength})
-        env = tool_env(copy) | {"BENTOML_HOME": str(server.home)}
-        for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", name]):
-            done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
-            assert done.returncode == 0, done.stdout + done.stderr
-        tags[name] = f"gitops-ml:{name}"
-    return tags
+def retrained(server: Server, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Bento in the module's store of the same pipeline with ``train.linear.C`` so small that the model
+    predicts the same class for every record: a candidate that should never reach production."""
+    copy = shutil.copytree(server.project, tmp_path_factory.mktemp("constant") / "project", symlinks=True)
+    edit_params(copy / "params.yaml", {"train.linear.C": 1e-6})
+    env = tool_env(copy) | {"BENTOML_HOME": str(server.home)}
+    for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", "constant"]):
+        done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return "gitops-ml:constant"
 
 
 def test_a_shadow_candidate_gets_a_copy_logged_under_the_champions_ids_and_compare_live_joins_them(
-    server: Server, retrained: dict[str, str], test_records: pd.DataFrame, tmp_path: Path
+    server: Server, retrained: str, test_records: pd.DataFrame, tmp_path: Path
 ) -> None:
     logs = {side: tmp_path / f"{side}.jsonl" for side in ("champion", "candidate")}
     with (
-        another_server(
-            server, "candidate", retrained["close"], GITOPS_ML_PREDICTION_LOG=str(logs["candidate"])
-        ) as shadow,
+        another_server(server, "candidate", retrained, GITOPS_ML_PREDICTION_LOG=str(logs["candidate"])) as shadow,
         another_server(
             server, "champion", GITOPS_ML_PREDICTION_LOG=str(logs["champion"]), GITOPS_ML_SHADOW_URL=shadow.url
         ) as champion,
@@ -962,10 +957,10 @@ def analysis(prometheus: str, canary: str) -> dict[str, tuple[float, bool]]:
 
 @pytest.mark.skipif(PROMETHEUS is None, reason="prometheus is not installed (.ci/run installs Debian's)")
 def test_the_canary_analysis_on_a_real_prometheus_passes_a_faithful_canary_and_fails_a_constant_one(
-    server: Server, retrained: dict[str, str], test_records: pd.DataFrame, tmp_path: Path
+    server: Server, retrained: str, test_records: pd.DataFrame, tmp_path: Path
 ) -> None:
     # A canary of a release that predicts as production does (the same model), and the one-class model.
-    tags = {"stable": BENTO_TAG, "faithful": BENTO_TAG, "constant": retrained["constant"]}
+    tags = {"stable": BENTO_TAG, "faithful": BENTO_TAG, "constant": retrained}
     records = features_of(test_records)
     with contextlib.ExitStack() as running:
         servers = {
