@@ -24,7 +24,7 @@ from starlette.routing import Route
 from tests.benchmarks.service import BENCH_BENTO, bench_bento, load, server
 
 LEVELS = (1, 8)
-ROUNDS, SECONDS_PER_TURN = 8, 2.0
+ROUNDS, SECONDS_PER_TURN = 12, 2.0
 TARGET_COST = 0.05
 
 
