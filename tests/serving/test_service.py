@@ -404,10 +404,16 @@ def test_metrics_count_predictions_by_class_and_probability(server: Server, test
 
 
 def logged(server: Server, count: int) -> pd.DataFrame:
-    """The prediction log once it holds at least ``count`` records (a background thread writes it)."""
-    deadline = time.monotonic() + 10
+    """The module server's prediction log once it holds at least ``count`` records."""
+    return read_log_once(server.prediction_log, count, seconds=10)
+
+
+def read_log_once(path: Path, count: int, seconds: float) -> pd.DataFrame:
+    """A prediction log once it holds at least ``count`` records (a background thread writes it), or after
+    ``seconds``."""
+    deadline = time.monotonic() + seconds
     while True:
-        frame = prediction_log.read(server.prediction_log) if server.prediction_log.is_file() else pd.DataFrame()
+        frame = prediction_log.read(path) if path.is_file() else pd.DataFrame()
         if len(frame) >= count or time.monotonic() > deadline:
             return frame
         time.sleep(0.1)
@@ -818,12 +824,7 @@ def test_the_prediction_log_survives_a_rebuilt_bento(server: Server, test_record
 
 def log_ids(path: Path, count: int) -> list[str]:
     """The record ids of a prediction log once it holds at least ``count`` records (or after 30 s)."""
-    deadline = time.monotonic() + 30
-    while True:
-        frame = prediction_log.read(path) if path.is_file() else pd.DataFrame({prediction_log.ID_FIELD: []})
-        if len(frame) >= count or time.monotonic() > deadline:
-            return [str(i) for i in frame[prediction_log.ID_FIELD]]
-        time.sleep(0.1)
+    return [str(i) for i in read_log_once(path, count, seconds=30).get(prediction_log.ID_FIELD, [])]
 
 
 @pytest.fixture(scope="module")

@@ -129,20 +129,21 @@ class GitHub:
         return str(done["commit"]["sha"])
 
     def branch_head(self, branch: str) -> str:
-        found = self._json("GET", f"/repos/{self.repository}/git/ref/heads/{urllib.parse.quote(branch)}")
-        return str(found["object"]["sha"])
+        return str(self._json("GET", self._ref(branch, "ref"))["object"]["sha"])
 
     def branch_exists(self, branch: str) -> bool:
-        path = f"/repos/{self.repository}/git/ref/heads/{urllib.parse.quote(branch)}"
-        return self._json("GET", path, missing_ok=True) is not None
+        return self._json("GET", self._ref(branch, "ref"), missing_ok=True) is not None
 
     def create_branch(self, branch: str, commit: str) -> None:
         self._json("POST", f"/repos/{self.repository}/git/refs", {"ref": f"refs/heads/{branch}", "sha": commit})
 
     def move_branch(self, branch: str, commit: str) -> None:
         """Point ``branch`` at ``commit``, whatever it held (a forced update)."""
-        path = f"/repos/{self.repository}/git/refs/heads/{urllib.parse.quote(branch)}"
-        self._json("PATCH", path, {"sha": commit, "force": True})
+        self._json("PATCH", self._ref(branch, "refs"), {"sha": commit, "force": True})
+
+    def _ref(self, branch: str, route: str) -> str:
+        """A branch's path in the git database API: read under ``ref/``, updated under ``refs/`` (GitHub's routes)."""
+        return f"/repos/{self.repository}/git/{route}/heads/{urllib.parse.quote(branch)}"
 
     def open_pull_request(self, head: str, base: str, title: str, body: str) -> dict[str, Any]:
         """The open pull request from branch ``head``, its title and body brought up to date, or a new one."""
