@@ -38,7 +38,7 @@ export UV_PYTHON := $(PYTHON)
 .PHONY: help setup check-repro pull repro test test-fast lint bench clean bento serve pr-repro pr-report pr-comment \
 	release-repro release-tested release-gate release-bundle release-image release-publish release-register \
 	release-stage promote rollback deployed \
-	monitor-fetch monitor drift-issue
+	monitor-fetch monitor drift-issue team-stack
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-21s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -145,6 +145,9 @@ lint: setup ## ruff (lint and format) and mypy on src/
 	ruff check src tests
 	ruff format --check src tests
 	mypy src
+
+team-stack: setup ## Run the team's servers here until Ctrl-C: PostgreSQL, S3 and mlflow server (docs/team.md)
+	python -m gitops_ml team-stack
 
 bench: setup ## Measure pipeline, service, PR workflow and drift report; print tables, write reports/bench.json
 	python -m tests.benchmarks

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.settings import Settings
+from gitops_ml.team.stack import Stack, postgres_binary, team_stack
 from tests.github_standin import GitHubState, github_api
-from tests.support import ROOT, free_port, make_settings, wait_until_healthy
+from tests.support import ROOT, make_settings
 
 CML_ARCHIVE = ROOT.parent / "shared" / "tools" / "cml-0.20.6.tgz"
 
@@ -27,6 +27,12 @@ for _name, _value in {
     "DO_NOT_TRACK": "1",  # Evidently
 }.items():
     os.environ.setdefault(_name, _value)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The integration files first, keeping their order: each takes minutes, and xdist hands files out in this
+    order, so the short files fill both workers' ends instead of one long file running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("integration") is None)
 
 
 @pytest.fixture
@@ -63,26 +69,23 @@ def cml(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``mlflow server`` on a free loopback port (SQLite store, local artifacts), for the whole session."""
-    folder = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    stores = [
-        "--backend-store-uri",
-        f"sqlite:///{folder / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(folder / "art"),
-    ]
-    with (folder / "server.log").open("w") as log:
-        server = subprocess.Popen([*command, *stores], stdout=log, stderr=subprocess.STDOUT)
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The team's servers, real, for the whole session: PostgreSQL, S3 (moto, every request signed by a key
+    with the right) and ``mlflow server`` on both, with bearer tokens (what ``make team-stack`` runs)."""
     try:
-        wait_until_healthy(f"{url}/health", server, folder / "server.log", 120)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        postgres_binary("initdb")
+    except PipelineError as missing:
+        pytest.skip(str(missing))
+    with team_stack(tmp_path_factory.mktemp("team")) as stack:
+        yield stack
+
+
+@pytest.fixture
+def mlflow_server(team: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The team's tracking server's address; this test's MLflow client holds its token."""
+    for name, value in team.tracking.env().items():
+        monkeypatch.setenv(name, value)
+    return team.tracking.url
 
 
 @pytest.fixture

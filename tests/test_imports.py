@@ -16,7 +16,7 @@ SOURCE = Path(__file__).parents[1] / "src" / "gitops_ml"
 ROOT = ""  # gitops_ml/__init__.py: the package's name, shipped in every Bento
 LAYERS = [
     {"core"},  # settings, paths, files, git: what every part shares
-    {"quality", "serving"},  # model metrics and comparisons; the service, which ships alone
+    {"quality", "serving", "team"},  # model metrics and comparisons; the service, which ships alone; team servers
     {"pipeline"},  # the DVC stages
     {"report", "release", "monitoring"},  # what reads the pipeline's results
     {"cli"},  # the commands

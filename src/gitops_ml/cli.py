@@ -248,6 +248,17 @@ def _deploy(args: argparse.Namespace) -> None:
 
 
 @command(
+    "team-stack",
+    "run the team's servers here until Ctrl-C: PostgreSQL, S3 (moto) and mlflow server on them (docs/team.md)",
+    arg("--dir", type=Path, default=Path(".team-stack"), help="logs and the env file to source (default: %(default)s)"),
+)
+def _team_stack(args: argparse.Namespace) -> None:
+    from gitops_ml.team import stack
+
+    stack.serve(args.dir)
+
+
+@command(
     "compare-live",
     "compare a shadow candidate with the champion on their prediction logs, joined by record id (Markdown)",
     arg("--champion", type=Path, required=True, help="the champion's prediction log (.jsonl, or a folder of logs)"),

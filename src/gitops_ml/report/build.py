@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gitops_ml.core import paths
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.files import write_text
@@ -63,6 +65,7 @@ class Outcome:
     """How the reproduction went on this branch."""
 
     failed_stage: str | None = None  # None: it succeeded
+    missing_data: list[str] = field(default_factory=list)  # tracked by DVC, absent from the checkout
     log_tail: str = ""
     reproduction: Verdict | None = None  # against the branch's committed results; None when the run failed
     validation: dict[str, Any] | None = None  # reports/validation/report.json, when this run wrote it
@@ -130,6 +133,7 @@ def summarize(report: Report) -> Summary:
             for key, before, after in report.changed_params
         ],
         failed_stage=report.outcome.failed_stage,
+        missing_data=report.outcome.missing_data,
         log_tail=report.outcome.log_tail,
         reproduction=None
         if verdict is None
@@ -219,7 +223,19 @@ def reproduction_outcome(succeeded: bool, repro_log: Path | None, settings: Sett
         validation = json.loads(paths.VALIDATION_JSON.read_text())
     tail = "\n".join(text.strip().splitlines()[-15:]) if stage else ""
     reproduction = None if stage else reproducibility.check("HEAD", settings.reproducibility.metric_tolerance)
-    return Outcome(stage, tail, reproduction, validation)
+    return Outcome(stage, missing_tracked_data() if stage else [], tail, reproduction, validation)
+
+
+def missing_tracked_data() -> list[str]:
+    """The files ``.dvc`` files track that are not in the work tree: data no remote gave this checkout."""
+    missing = []
+    for tracker in map(Path, git("ls-files", "*.dvc", check=False).splitlines()):
+        try:
+            outs = yaml.safe_load(tracker.read_text()).get("outs", [])
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue  # not DVC's: `dvc repro` names what is wrong with it
+        missing += [str(tracker.parent / out["path"]) for out in outs if not (tracker.parent / out["path"]).exists()]
+    return missing
 
 
 def side_in_work_tree(settings: Settings) -> Side:

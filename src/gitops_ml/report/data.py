@@ -106,6 +106,8 @@ class Summary(_Strict):
     changes: Annotated[list[Change], Field(max_length=50)]
     changed_params: Annotated[list[ParamChange], Field(max_length=500)]
     failed_stage: Name | None
+    # DVC-tracked data files absent from the checkout after the pull (a fork's pull request gets no remote).
+    missing_data: Annotated[list[Name], Field(max_length=100)] = []
     log_tail: Annotated[str, Field(max_length=20_000)]
     reproduction: Reproduction | None
     validation: Validation | None

@@ -96,7 +96,15 @@ def _detail(summary: Summary) -> str:
 
 def _failure(summary: Summary) -> str:
     text = f"`dvc repro` stopped at stage {code(summary.failed_stage)}. The check fails; the last lines of its log:"
-    return f"{text}\n\n{block(summary.log_tail or '(no log)')}"
+    parts = [f"{text}\n\n{block(summary.log_tail or '(no log)')}"]
+    if summary.missing_data:
+        parts.append(
+            "Missing data, tracked by DVC but not in this checkout: "
+            + ", ".join(code(path) for path in summary.missing_data)
+            + ". The DVC remote did not give it: pull requests from forks get no credentials, so a maintainer "
+            "reproduces them (docs/team.md#pull-requests-from-forks)."
+        )
+    return "\n\n".join(parts)
 
 
 def _metric_table(summary: Summary) -> str:
