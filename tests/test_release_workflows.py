@@ -24,9 +24,11 @@ import yaml
 
 from gitops_ml.pipeline.ingest import load_source
 from gitops_ml.release import deploy
+from gitops_ml.team import stack as team_stack
+from gitops_ml.team.stack import Stack
 from tests.github_standin import REPOSITORY, GitHubState, github_api
 from tests.support import ROOT, free_port, git, make_settings, tool_env, wait_until_healthy
-from tests.workflow_runner import STAND_INS, Act, clone, head, make_origin
+from tests.workflow_runner import STAND_INS, Act, as_secrets, clone, head, logs_and_artifacts, make_origin, team_runner
 
 # Real servers, act or dvc repro: left out by make test-fast.
 pytestmark = pytest.mark.integration
@@ -108,19 +110,25 @@ def previous_release(state: GitHubState, metrics: dict[str, float], tag: str = P
 
 
 def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_by_a_rerun(
-    origin: Path, tmp_path: Path, mlflow_server: str
+    origin: Path, tmp_path: Path, team: Stack, mlflow_server: str
 ) -> None:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     main = clone(origin, tmp_path / "main")
+    # The team's DVC remote as a team commits it: the bucket (S3 clients take the endpoint from the environment).
+    dvc = ["dvc", "remote", "add", "-d", "team", team_stack.DVC_REMOTE]
+    subprocess.run(dvc, cwd=main, env=tool_env(main), check=True)
+    git(main, "commit", "-q", "-am", "The DVC remote on S3")
     commit = head(main)
     with github_api() as (api_url, state):
         mirror_main(state, main)
         state.passed.add(("ci.yml", commit))
         previous_release(state, {"roc_auc": 0.99, "f1": 0.94})
         act = new_act(tmp_path, api_url)
-        mlflow = ("-s", f"MLFLOW_TRACKING_URI={mlflow_server}")
+        writer = team.s3.keys["dvc-write"]
+        tracking = {name: team.tracking.env()[name] for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN")}
+        mlflow = (*as_secrets(tracking | writer.env()), *team_runner(team))
 
         # The fourth asset's upload fails: the run stops with a draft; staging and `latest` stay where they were.
         state.fail["POST /uploads/.*/assets\\?name=model_card\\.md"] = 502
@@ -183,9 +191,40 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
     # Compared by digest: pytest's diff of two differing archives runs for many minutes.
     digest = hashlib.sha256(exported.read_bytes()).hexdigest()
     assert digest == hashlib.sha256(release["assets"][bento]["content"]).hexdigest()
+
+    # The release pushed the data and the run-cache to the team's remote, and no credential reached a log.
+    stored = remote_objects(team, writer)
+    assert {f"md5/{md5[:2]}/{md5[2:]}" for md5 in cached_data(main)} <= stored
+    assert any(key.startswith("runs/") for key in stored)
+    published = logs_and_artifacts(act, first, second)
+    for secret in (writer.secret_access_key, writer.access_key_id, team.tracking.token):
+        assert not any(secret in text for text in published)
     served = serve_imported(exported, tmp_path)
     expected = pd.read_csv(main / "reports" / "evaluation" / "predictions.csv")
     assert served == pytest.approx(list(expected["probability"]), abs=1e-6)
+
+
+def cached_data(repo: Path) -> set[str]:
+    """The md5 of the data the pipeline's ingest and split stages cache (and so push). The model is left out:
+    its bytes, and so its hash, differ between CPUs."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc:
+        stages = [stage for stage in dvc.index.stages if stage.name in ("ingest", "split")]
+        return {str(out.hash_info.value) for stage in stages for out in stage.outs if out.use_cache}
+
+
+def remote_objects(team: Stack, key: team_stack.Key) -> set[str]:
+    """The keys under the DVC remote's prefix, without it (``files/md5/...`` from DVC 3 on, ``runs/...``)."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=team.s3.endpoint, region_name=team_stack.REGION,
+                          aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)  # fmt: skip
+    prefix = f"{team_stack.DVC_PREFIX}/"
+    found: set[str] = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=team_stack.DATA_BUCKET, Prefix=prefix):
+        found |= {item["Key"].removeprefix(prefix).removeprefix("files/") for item in page.get("Contents", [])}
+    return found
 
 
 def serve_imported(exported: Path, folder: Path) -> list[float]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitops_ml.team.stack import CLIENT_DOWNLOADS, Stack
 from tests.github_standin import REPOSITORY, GitHubState
 from tests.support import ROOT, copy_project, git
 
@@ -123,6 +124,24 @@ class Act:
         return subprocess.run(
             command, cwd=repo, env=host_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900
         )
+
+
+def as_secrets(values: dict[str, str]) -> list[str]:
+    """act's arguments passing ``values`` as the run's secrets."""
+    return [arg for name, value in values.items() for arg in ("-s", f"{name}={value}")]
+
+
+def team_runner(team: Stack) -> list[str]:
+    """act's arguments for a runner that reaches the team's servers: S3 clients (DVC) find the store's endpoint
+    in the environment, as they find AWS's; MLflow's client downloads through the server (``Tracking.env``)."""
+    env = {"AWS_ENDPOINT_URL_S3": team.s3.endpoint, **CLIENT_DOWNLOADS}
+    return [arg for name, value in env.items() for arg in ("--env", f"{name}={value}")]
+
+
+def logs_and_artifacts(act: Act, *runs: subprocess.CompletedProcess[str]) -> list[str]:
+    """What anyone with read access sees of these runs: their logs and every artifact file."""
+    artifacts = (path.read_text(errors="replace") for path in act.artifacts.rglob("*") if path.is_file())
+    return [*(run.stdout + run.stderr for run in runs), *artifacts]
 
 
 def seed_cache(store: Path, key: str, path: str, content: Path, ref: str = "refs/heads/main") -> None:

@@ -35,6 +35,7 @@ from gitops_ml.team.tracking_auth import TOKENS_ENV, token_line
 
 DATA_BUCKET = "gitops-ml-data"  # the DVC remote: s3://gitops-ml-data/dvc
 DVC_PREFIX = "dvc"
+DVC_REMOTE = f"s3://{DATA_BUCKET}/{DVC_PREFIX}"
 ARTIFACT_BUCKET = "gitops-ml-mlflow"  # MLflow's artifacts: s3://gitops-ml-mlflow/artifacts
 ARTIFACT_PREFIX = "artifacts"
 REGION = "us-east-1"
@@ -377,10 +378,10 @@ def serve(folder: Path) -> None:
         print(
             "team-stack: PostgreSQL, S3 (moto) and mlflow server are up. Ctrl-C stops them and removes their data.\n"
             f"  MLflow  {stack.tracking.url}  (the UI: user admin, password {stack.tracking.admin_password})\n"
-            f"  S3      {stack.s3.endpoint}  (DVC remote s3://{DATA_BUCKET}/{DVC_PREFIX})\n"
+            f"  S3      {stack.s3.endpoint}  (DVC remote {DVC_REMOTE})\n"
             "In another shell, in the project:\n"
             f"  source {env}\n"
-            f"  .venv/bin/dvc remote add --local -d team s3://{DATA_BUCKET}/{DVC_PREFIX}\n"
+            f"  .venv/bin/dvc remote add --local -d team {DVC_REMOTE}\n"
             "  make repro && .venv/bin/dvc push --run-cache",
             flush=True,
         )
