@@ -152,13 +152,15 @@ def seed_cache(store: Path, key: str, path: str, content: Path, ref: str = "refs
     (entry / "meta.json").write_text(json.dumps({"key": key, "ref": ref, "version": version, "created": 0}))
 
 
-def pull_request_event(number: int, repo: Path, *, private: bool = False) -> dict[str, Any]:
+def pull_request_event(number: int, repo: Path, *, private: bool = False, fork: str | None = None) -> dict[str, Any]:
+    """The event of pull request ``number`` from ``repo``'s branch: a branch of the repository, or of ``fork``."""
+    branch = {"ref": git(repo, "branch", "--show-current").strip(), "sha": head(repo)}
     return {
         "action": "synchronize",
         "number": number,
         "pull_request": {
             "number": number,
-            "head": {"ref": git(repo, "branch", "--show-current").strip(), "sha": head(repo)},
+            "head": branch | {"repo": {"full_name": fork or REPOSITORY}},
             "base": {"ref": "main"},
         },
         "repository": {"full_name": REPOSITORY, "private": private},

@@ -45,7 +45,8 @@ from gitops_ml.report.render import headline, render
 
 REPORT = "report.md"
 REPORT_WITHOUT_IMAGES = "report-no-images.md"
-FAILED_STAGE = re.compile(r"failed to reproduce '([^']+)'")
+# The stage DVC names, or `check` (params.yaml), which `make repro` runs before DVC.
+FAILED_STAGE = re.compile(r"failed to reproduce '([^']+)'|^(check): error:", re.MULTILINE)
 # Stages after which reports/validation/ is this run's own (validate writes it even when it fails).
 VALIDATED_BY = ("validate", "split", "train", "evaluate", "package")
 
@@ -217,7 +218,7 @@ def reproduction_outcome(succeeded: bool, repro_log: Path | None, settings: Sett
     stage = None
     if not succeeded:
         found = FAILED_STAGE.search(text)
-        stage = found.group(1) if found else "unknown"
+        stage = (found.group(1) or found.group(2)) if found else "unknown"
     validation = None
     if (stage is None or stage in VALIDATED_BY) and paths.VALIDATION_JSON.is_file():
         validation = json.loads(paths.VALIDATION_JSON.read_text())

@@ -45,6 +45,9 @@ def render(
 
 def headline(summary: Summary) -> str:
     base = code(summary.base_name)
+    if summary.failed_stage and summary.missing_data:
+        missing = f"{len(summary.missing_data)} DVC-tracked"
+        return f"❌ Data missing from this checkout ({missing}): no model to compare with {base}"
     if summary.failed_stage:
         return f"❌ Pipeline failed at stage {code(summary.failed_stage)}: no model to compare with {base}"
     if not summary.base_has_metrics:
