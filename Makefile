@@ -17,6 +17,11 @@ PR_NUMBER ?=
 CML ?= npx --yes @dvcorg/cml@0.20.6
 export CML
 export WATERMARK := Model report (gitops-ml)
+# The Cloud training workflow's runner (make cloud-runner; docs/team.md). Its label is the train job's `runs-on`.
+CLOUD ?= aws
+CLOUD_REGION ?= us-west
+CLOUD_INSTANCE ?= l
+CLOUD_RUNNER_LABEL := gitops-ml-cloud
 # Drift monitoring (monitor-* targets): see docs/monitoring.md.
 MONITOR_CURRENT ?= data/current
 MONITOR_CURRENT_URL ?=
@@ -87,6 +92,10 @@ release-repro: pull ## Release: reproduce; fail unless the committed results are
 	$(MAKE) --no-print-directory check-repro
 	@if [ -n "$$(dvc remote list)" ]; then dvc push --run-cache; fi
 
+repro-push: pull ## Reproduce, then push outputs and the run-cache to the DVC remote (the Cloud training workflow)
+	$(MAKE) --no-print-directory repro
+	@if [ -n "$$(dvc remote list)" ]; then dvc push --run-cache; else echo "repro-push: no DVC remote; nothing pushed" >&2; exit 1; fi
+
 release-tested: setup ## Release: stop unless ci.yml passed on this commit (needs GITHUB_TOKEN, actions: read)
 	python -m gitops_ml release tested
 
@@ -116,6 +125,10 @@ rollback: setup ## Open the pull request moving production back to release TAG; 
 
 deployed: setup ## After production moved: the MLflow champion and :prod follow what it pins
 	python -m gitops_ml deploy follow
+
+cloud-runner: ## CI: launch a one-job cloud runner with CML (CLOUD, CLOUD_REGION, CLOUD_INSTANCE; REPO_TOKEN, the cloud's keys)
+	$(CML) runner launch --cloud=$(CLOUD) --cloud-region=$(CLOUD_REGION) --cloud-type=$(CLOUD_INSTANCE) \
+		--labels=$(CLOUD_RUNNER_LABEL) --single --idle-timeout=30min
 
 monitor-fetch: setup ## Download the current data (MONITOR_CURRENT_URL, any `dvc get-url` URL) into MONITOR_CURRENT
 	@test -n "$(MONITOR_CURRENT_URL)" || { echo "monitor-fetch: set MONITOR_CURRENT_URL (docs/monitoring.md)" >&2; exit 1; }
