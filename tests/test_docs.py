@@ -33,3 +33,15 @@ def test_the_readme_is_a_front_page_whose_links_lead_somewhere() -> None:
                 assert (page.parent / target).exists(), f"{page.relative_to(ROOT)} links to missing {target}"
     linked = set(re.findall(r"\]\(docs/([\w-]+\.md)\)", readme))
     assert linked == {page.name for page in (ROOT / "docs").glob("*.md")}, "every chapter is linked from the README"
+
+
+def test_the_team_chapter_shows_the_policy_the_local_store_enforces() -> None:
+    from gitops_ml.team.stack import bucket_policy
+
+    chapter = (ROOT / "docs" / "team.md").read_text()
+    [shown] = [
+        json.loads(block) for block in re.findall(r"```json\n(.*?)```", chapter, re.S) if "s3:GetObject" in block
+    ]
+    assert shown == bucket_policy("my-team-data", "dvc", write=False)
+    added = set(bucket_policy("b", "p", write=True)["Statement"][1]["Action"]) - {"s3:GetObject"}
+    assert f"The release's key adds `{sorted(added)[1]}` and `{sorted(added)[0]}`" in chapter

@@ -9,18 +9,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.benchmarks import monitor, pipeline, pr_workflow, service, shadow
+from tests.benchmarks import monitor, pipeline, pr_workflow, service, shadow, team
 from tests.support import ROOT
 
 OUTPUT = ROOT / "reports" / "bench.json"
 
 
 SUITES = {"pipeline": pipeline.run, "service": service.run, "shadow": shadow.run, "pr_workflow": pr_workflow.run,
-          "monitor": monitor.run}  # fmt: skip
+          "monitor": monitor.run, "team": team.run}  # fmt: skip
 
 
 def main() -> int:
-    """``python -m tests.benchmarks [pipeline|service|shadow|pr_workflow|monitor ...]``: the named suites, or all."""
+    """``python -m tests.benchmarks [SUITE ...]``: the named suites of SUITES, or all."""
     chosen = sys.argv[1:] or list(SUITES)
     # Running some suites keeps the other suites' last figures.
     results: dict[str, object] = json.loads(OUTPUT.read_text()) if OUTPUT.is_file() else {}

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import signal
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,3 +119,32 @@ def test_people_sign_in_with_a_password_and_tokens_act_as_their_user(team: Stack
     assert search(f"Basic {wrong}") == 401
     assert search(f"Bearer {team.tracking.token}") == 200
     assert search("") == 401
+
+
+def test_make_team_stack_says_how_to_use_it_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    folder = tmp_path / "stack"
+    with (tmp_path / "out.log").open("w") as out:
+        command = [sys.executable, "-m", "gitops_ml", "team-stack", "--dir", str(folder)]
+        running = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not (folder / "env").is_file() and running.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        env = dict(re.findall(r"^export (\w+)=(.*)$", (folder / "env").read_text(), re.M))
+        tracking = {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"}
+        store = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION"}
+        assert set(env) == tracking | store
+        assert (folder / "env").stat().st_mode & 0o077 == 0  # keys and a token: the user's only
+        request = urllib.request.Request(
+            f"{env['MLFLOW_TRACKING_URI']}/api/2.0/mlflow/experiments/search?max_results=1",
+            headers={"Authorization": f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+    finally:
+        running.send_signal(signal.SIGTERM)
+        running.wait(timeout=60)
+    output = (tmp_path / "out.log").read_text()
+    assert running.returncode == 0 and output.rstrip().endswith("team-stack: stopped"), output
+    assert f"dvc remote add --local -d team {stack.DVC_REMOTE}" in output
+    assert not (folder / "env").exists()

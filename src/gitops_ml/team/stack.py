@@ -391,6 +391,7 @@ def serve(folder: Path) -> None:
         except KeyboardInterrupt:
             pass
         ended = [s.name for s in _servers(stack) if s.process.poll() is not None]
+    env.unlink()  # its keys and token died with the servers
     if ended:
         raise PipelineError(f"team-stack: {', '.join(ended)} stopped by itself; see the logs in {folder}")
     print("team-stack: stopped")
