@@ -17,7 +17,7 @@ from gitops_ml.core.github_api import GitHub
 from gitops_ml.monitoring import drift_issue
 from gitops_ml.pipeline.ingest import load_source
 from tests.github_standin import github_api
-from tests.support import make_settings, tool_env
+from tests.support import make_settings, tool_env, unmeasured
 from tests.workflow_runner import Act, clone, make_origin, seed_cache
 
 # Real servers, act or dvc repro: left out by make test-fast.
@@ -43,7 +43,7 @@ def test_drift_opens_one_issue_and_the_next_run_updates_it(tmp_path: Path) -> No
         # The DVC cache as actions/cache restores it after a run on main: the training data and model
         # are checked out, not reproduced.
         seeded = clone(origin, tmp_path / "seed")
-        subprocess.run(["dvc", "repro"], cwd=seeded, env=tool_env(seeded), check=True, capture_output=True)
+        subprocess.run(["dvc", "repro"], cwd=seeded, env=unmeasured(tool_env(seeded)), check=True, capture_output=True)
         seed_cache(tmp_path / "saved", "dvc-from-main", ".dvc/cache", seeded / ".dvc" / "cache")
 
         first = act.run(clone(origin, tmp_path / "first"), "schedule", {}, "monitor.yml", *secret_and_source)

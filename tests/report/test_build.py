@@ -12,7 +12,7 @@ from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.settings import Settings
 from gitops_ml.quality.metrics import METRICS
 from gitops_ml.report import build
-from tests.support import git, write_params
+from tests.support import git, make_settings, write_params
 
 N = 120
 
@@ -165,3 +165,16 @@ def test_bad_arguments_are_named(repo: Path, settings: Callable[..., Settings]) 
         build.run(settings(), "no-such-branch", repo / "out")
     with pytest.raises(PipelineError, match="--pr-number"):
         build.run(settings(), "main", repo / "out", pr_number="12; rm -rf /")
+
+
+def test_a_failed_run_names_the_dvc_tracked_data_missing_from_the_checkout(workdir: Path) -> None:
+    for name in ("cancer.csv", "labels.csv"):
+        (workdir / "data" / "external" / f"{name}.dvc").write_text(f"outs:\n- md5: 0123\n  path: {name}\n")
+    (workdir / "data" / "external" / "labels.csv").write_text("id,label\n")  # pulled
+    (workdir / "notes.dvc").write_text("not: [dvc's")  # not DVC's own: left to dvc repro to name
+    git(workdir, "init", "-q")
+    git(workdir, "add", "-A")
+    log = workdir / "repro.log"
+    log.write_text("check: error: params.yaml: data.path: file 'data/external/cancer.csv' does not exist\n")
+    outcome = build.reproduction_outcome(False, log, make_settings())
+    assert (outcome.failed_stage, outcome.missing_data) == ("check", ["data/external/cancer.csv"])
