@@ -184,8 +184,9 @@ def start_postgres(folder: Path) -> tuple[Server, str, str]:
     as_root = os.geteuid() == 0
     owner = pwd.getpwnam("postgres" if _user_exists("postgres") else "nobody") if as_root else None
     home = Path(tempfile.mkdtemp(prefix="gitops-ml-postgres-")) if as_root else folder / "postgres"
-    shutil.rmtree(home / "data", ignore_errors=True)
-    home.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(home, ignore_errors=True)  # a stack killed before it could clean up
+    home.mkdir(parents=True)
+    (home / "password").touch(mode=0o600)  # initdb reads it once; it is removed after
     (home / "password").write_text(password)
     run_as: dict[str, Any] = {}
     if owner is not None:
@@ -195,6 +196,7 @@ def start_postgres(folder: Path) -> tuple[Server, str, str]:
     initdb = [postgres_binary("initdb"), "-D", str(home / "data"), "-U", DATABASE, "--auth=scram-sha-256"]
     initdb += [f"--pwfile={home / 'password'}", "--encoding=UTF8", "--no-sync"]
     done = subprocess.run(initdb, capture_output=True, text=True, cwd=home, **run_as)
+    (home / "password").unlink()
     if done.returncode != 0:
         raise PipelineError(f"initdb failed: {(done.stderr or done.stdout).strip()[-600:]}")
     port = free_port()
@@ -211,8 +213,7 @@ def start_postgres(folder: Path) -> tuple[Server, str, str]:
         return True
 
     server = _start("PostgreSQL", command, folder / "postgres.log", uri, ready, cwd=home, **run_as)
-    if as_root:
-        server.cleanup.append(lambda: shutil.rmtree(home, ignore_errors=True))
+    server.cleanup.append(lambda: shutil.rmtree(home, ignore_errors=True))
     return server, f"{uri}/{DATABASE}", password
 
 
