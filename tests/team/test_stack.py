@@ -141,6 +141,9 @@ def test_make_team_stack_says_how_to_use_it_and_stops_cleanly_on_sigterm(tmp_pat
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60)  # same folder, same ports' data
+        assert second.returncode == 1
+        assert f"a stack runs in {folder} already (pid {running.pid})" in second.stderr
     finally:
         running.send_signal(signal.SIGTERM)
         running.wait(timeout=60)

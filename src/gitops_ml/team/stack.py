@@ -42,6 +42,7 @@ REGION = "us-east-1"
 DATABASE = "mlflow"
 TRACKING_USER = "ci"  # the user the tracking token acts as
 START_SECONDS = 120
+PID_FILE = "team-stack.pid"  # the process that runs the stack in a folder
 CLIENT_DOWNLOADS = {"MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false"}  # see Tracking.env
 # Telemetry off in every server started here (also set by the Makefile).
 QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "AWS_EC2_METADATA_DISABLED": "true"}
@@ -370,6 +371,7 @@ def env_file(stack: Stack) -> str:
 
 def serve(folder: Path) -> None:
     """Run the stack until Ctrl-C or SIGTERM; write ``folder/env`` for other shells and say how to use it."""
+    _claim(folder)
     stopped: list[int] = []
     signal.signal(signal.SIGTERM, lambda number, _: stopped.append(number))
     with team_stack(folder) as stack:
@@ -393,9 +395,27 @@ def serve(folder: Path) -> None:
             pass
         ended = [s.name for s in _servers(stack) if s.process.poll() is not None]
     env.unlink()  # its keys and token died with the servers
+    (folder / PID_FILE).unlink()
     if ended:
         raise PipelineError(f"team-stack: {', '.join(ended)} stopped by itself; see the logs in {folder}")
     print("team-stack: stopped")
+
+
+def _claim(folder: Path) -> None:
+    """Make ``folder`` this process's, or say which stack runs there: two would share one PostgreSQL folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pid_file = folder / PID_FILE
+    if pid_file.is_file() and pid_file.read_text().strip().isdigit():
+        pid = int(pid_file.read_text())
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            pass  # a stack that was killed: its servers went with it or will be replaced
+        except PermissionError:
+            raise PipelineError(f"team-stack: another user's stack (pid {pid}) runs in {folder}") from None
+        else:
+            raise PipelineError(f"team-stack: a stack runs in {folder} already (pid {pid}); stop it, or use --dir")
+    pid_file.write_text(f"{os.getpid()}\n")
 
 
 def _servers(stack: Stack) -> list[Server]:
