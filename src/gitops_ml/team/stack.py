@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -155,7 +156,7 @@ def _start(name: str, command: list[str], log: Path, url: str, ready: Callable[[
 def _answers(ready: Callable[[], bool]) -> bool:
     try:
         return ready()
-    except Exception:
+    except Exception:  # not up yet, whatever its client raised: _start waits, and shows the log if it never is
         return False
 
 
@@ -165,10 +166,10 @@ def _get(url: str, headers: dict[str, str] | None = None) -> bool:
 
 
 def postgres_binary(name: str) -> str:
-    """A PostgreSQL server program: on PATH, else where Debian puts it (not on PATH)."""
-    found = shutil.which(name) or next(
-        iter(sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)), None
-    )
+    """A PostgreSQL server program: on PATH, else where Debian puts it (not on PATH), the newest version."""
+    installed = Path("/usr/lib/postgresql").glob(f"*/bin/{name}")
+    newest = max(installed, key=lambda path: [int(n) for n in re.findall(r"\d+", path.parts[-3])], default=None)
+    found = shutil.which(name) or newest
     if found is None:
         raise PipelineError(f"PostgreSQL's {name} is not installed (Debian, Ubuntu: apt-get install postgresql)")
     return str(found)
