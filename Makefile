@@ -41,7 +41,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
 .PHONY: help setup check-repro pull repro test test-fast lint bench clean bento serve pr-repro pr-report pr-comment \
-	release-repro release-tested release-gate release-bundle release-image release-publish release-register \
+	release-repro repro-push cloud-runner release-tested release-gate release-bundle release-image release-publish release-register \
 	release-stage promote rollback deployed \
 	monitor-fetch monitor drift-issue team-stack
 

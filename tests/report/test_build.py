@@ -171,7 +171,8 @@ def test_a_failed_run_names_the_dvc_tracked_data_missing_from_the_checkout(workd
     for name in ("cancer.csv", "labels.csv"):
         (workdir / "data" / "external" / f"{name}.dvc").write_text(f"outs:\n- md5: 0123\n  path: {name}\n")
     (workdir / "data" / "external" / "labels.csv").write_text("id,label\n")  # pulled
-    (workdir / "notes.dvc").write_text("not: [dvc's")  # not DVC's own: left to dvc repro to name
+    for name, text in {"notes.dvc": "not: [dvc's", "odd.dvc": "outs: [1, {md5: x}]", "list.dvc": "- a"}.items():
+        (workdir / name).write_text(text)  # not DVC's own: left to dvc repro to name
     git(workdir, "init", "-q")
     git(workdir, "add", "-A")
     log = workdir / "repro.log"

@@ -232,10 +232,10 @@ def missing_tracked_data() -> list[str]:
     missing = []
     for tracker in map(Path, git("ls-files", "*.dvc", check=False).splitlines()):
         try:
-            outs = yaml.safe_load(tracker.read_text()).get("outs", [])
-        except (OSError, yaml.YAMLError, AttributeError):
+            tracked = [str(out["path"]) for out in yaml.safe_load(tracker.read_text())["outs"]]
+        except (OSError, yaml.YAMLError, KeyError, TypeError):
             continue  # not DVC's: `dvc repro` names what is wrong with it
-        missing += [str(tracker.parent / out["path"]) for out in outs if not (tracker.parent / out["path"]).exists()]
+        missing += [str(tracker.parent / path) for path in tracked if not (tracker.parent / path).exists()]
     return missing
 
 
