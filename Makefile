@@ -7,8 +7,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 PORT ?= 3000
-# Most tests wait on servers, act and subprocesses: three processes keep two cores busy.
-TEST_WORKERS ?= 3
+# Most tests wait on servers, act and subprocesses: two processes fill two cores.
+TEST_WORKERS ?= 2
 # The pull-request report (pr-* targets): see docs/pull-requests.md.
 REPORT_DIR ?= reports/pr
 BASE ?= origin/main
