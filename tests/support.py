@@ -139,15 +139,6 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path, se
         time.sleep(0.1)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def tool_env(project: Path) -> dict[str, str]:
     """Environment for a command run in a project copy: this venv's tools, the copy's own code."""
     import os

@@ -25,9 +25,9 @@ import yaml
 from gitops_ml.pipeline.ingest import load_source
 from gitops_ml.release import deploy
 from gitops_ml.team import stack as team_stack
-from gitops_ml.team.stack import Stack
+from gitops_ml.team.stack import Stack, free_port
 from tests.github_standin import REPOSITORY, GitHubState, github_api
-from tests.support import ROOT, free_port, git, make_settings, tool_env, wait_until_healthy
+from tests.support import ROOT, git, make_settings, tool_env, wait_until_healthy
 from tests.workflow_runner import STAND_INS, Act, as_secrets, clone, head, logs_and_artifacts, make_origin, team_runner
 
 # Real servers, act or dvc repro: left out by make test-fast.
@@ -127,8 +127,7 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
         previous_release(state, {"roc_auc": 0.99, "f1": 0.94})
         act = new_act(tmp_path, api_url)
         writer = team.s3.keys["dvc-write"]
-        tracking = {name: team.tracking.env()[name] for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN")}
-        mlflow = (*as_secrets(tracking | writer.env()), *team_runner(team))
+        mlflow = (*as_secrets(team.tracking.credentials() | writer.env()), *team_runner(team))
 
         # The fourth asset's upload fails: the run stops with a draft; staging and `latest` stay where they were.
         state.fail["POST /uploads/.*/assets\\?name=model_card\\.md"] = 502

@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 
 from gitops_ml.core import paths
+from gitops_ml.team.stack import free_port
 from tests.github_standin import GitHubState
-from tests.support import copy_project, edit_params, free_port, git, tool_env, unmeasured, wait_until_healthy
+from tests.support import copy_project, edit_params, git, tool_env, unmeasured, wait_until_healthy
 from tests.workflow_runner import Act, clone, head, post_comment, pull_request_event, seed_cache
 
 pytestmark = pytest.mark.integration

@@ -83,8 +83,7 @@ def test_a_pull_request_pulls_the_data_with_the_read_only_key_and_links_its_run_
     assert f"Skipping unsupported platform -- Try running with `-P {RUNNER}=...`" in elsewhere.stdout
 
     reader = team.s3.keys["dvc-read"]
-    tracking = {name: team.tracking.env()[name] for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN")}
-    secrets = {f"DVC_READ_{name}": value for name, value in reader.env().items()} | tracking
+    secrets = {f"DVC_READ_{name}": value for name, value in reader.env().items()} | team.tracking.credentials()
     ran = act.run(
         repo, "pull_request", event, "pull-request.yml", "-j", "pipeline", *runner, "-P", f"{RUNNER}=-self-hosted",
         *as_secrets(secrets), *team_runner(team),

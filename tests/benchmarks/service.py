@@ -24,7 +24,8 @@ import joblib
 import pandas as pd
 
 from gitops_ml.core import paths
-from tests.support import copy_project, free_port, tool_env
+from gitops_ml.team.stack import free_port
+from tests.support import copy_project, tool_env
 
 CONCURRENCY = (1, 8, 32)
 SECONDS_PER_LEVEL = 8.0

@@ -31,13 +31,13 @@ from gitops_ml.core import paths
 from gitops_ml.pipeline.package import model_tag
 from gitops_ml.release import steps
 from gitops_ml.serving import prediction_log
+from gitops_ml.team.stack import free_port
 from tests import container_engine
 from tests.support import (
     ROOT,
     SYNTHETIC,
     copy_project,
     edit_params,
-    free_port,
     git,
     tool_env,
     wait_until_healthy,

@@ -128,7 +128,11 @@ class Tracking:
         """What a client of this server sets. Downloads go through the server: MLflow's client would otherwise
         fetch artifacts from S3 by presigned URLs, which moto cannot check while it checks signatures (real S3
         can: a client of a server on S3 itself leaves that variable out)."""
-        return {"MLFLOW_TRACKING_URI": self.url, "MLFLOW_TRACKING_TOKEN": self.token} | CLIENT_DOWNLOADS
+        return self.credentials() | CLIENT_DOWNLOADS
+
+    def credentials(self) -> dict[str, str]:
+        """The server and its token: what a job gets as secrets."""
+        return {"MLFLOW_TRACKING_URI": self.url, "MLFLOW_TRACKING_TOKEN": self.token}
 
 
 def free_port() -> int:
@@ -160,8 +164,8 @@ def _answers(ready: Callable[[], bool]) -> bool:
         return False
 
 
-def _get(url: str, headers: dict[str, str] | None = None) -> bool:
-    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2) as response:
+def _get(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:
         return bool(response.status == 200)
 
 
