@@ -105,7 +105,7 @@ def test_the_service_answers_the_task_and_the_drift_report_reads_its_log(project
     run(project, "python", "-m", "gitops_ml", "bento", "--version", "task-test")
     log = project / "served" / "predictions.jsonl"
     port = free_port()
-    env = tool_env(project) | {"GITOPS_ML_PREDICTION_LOG": str(log), "GITOPS_ML_DRAIN_SECONDS": "0"}
+    env = tool_env(project) | {"GITOPS_ML_PREDICTION_LOG": str(log), "GITOPS_ML_DRAIN_MAX_SECONDS": "0"}
     env.pop("PYTHONPATH", None)
     with (project / "serve.log").open("w") as sink:
         process = subprocess.Popen(

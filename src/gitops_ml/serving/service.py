@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 import uuid
 from collections import Counter
@@ -45,6 +44,7 @@ from gitops_ml.serving.api_schema import (
     records_type,
 )
 from gitops_ml.serving.batching import Batcher
+from gitops_ml.serving.drain import Drain, DrainPolicy, DrainSettingError
 from gitops_ml.serving.prometheus import observe_all
 from gitops_ml.serving.shadow import REQUEST_ID_HEADER, RUNS_HEADER, Shadow, ShadowError, expand, parse_runs, request_id
 
@@ -52,10 +52,6 @@ from gitops_ml.serving.shadow import REQUEST_ID_HEADER, RUNS_HEADER, Shadow, Sha
 logger = logging.getLogger("bentoml.gitops_ml")
 MAX_RECORDS = int(os.environ.get("GITOPS_ML_MAX_RECORDS", "1000"))
 MAX_BATCH_RECORDS = 256  # records per model call from joined /predict requests (one larger request goes alone)
-# After SIGTERM the service says it is not ready and goes on serving this long, so that an orchestrator
-# stops routing to it before it closes its connections (Kubernetes removes a terminating pod's
-# endpoints while it keeps running); then it finishes what it accepted and stops.
-DRAIN_SECONDS = float(os.environ.get("GITOPS_ML_DRAIN_SECONDS", "5"))
 # Generous per-record allowance for JSON; a body larger than this is refused before it is parsed.
 MAX_BODY_BYTES = MAX_RECORDS * 4096
 BUILD_INFO = Path(__file__).with_name("build_info.json")
@@ -97,6 +93,14 @@ def _checked_prediction_log_path() -> None:
         raise SystemExit(f"gitops-ml: {error} (set GITOPS_ML_PREDICTION_LOG to a writable file, or off)") from None
 
 
+def _drain() -> Drain:
+    """How the service stops on SIGTERM (drain.py), or start-up ends with one line naming the variable."""
+    try:
+        return Drain(DrainPolicy.from_environment())
+    except DrainSettingError as error:
+        raise SystemExit(f"gitops-ml: {error}") from None
+
+
 def _checked_model_file(reference: Any, metadata: dict[str, Any]) -> Path:
     """The model file, whole: its MD5 must be the one the pipeline recorded, or start-up ends naming both."""
     import hashlib
@@ -120,6 +124,7 @@ FEATURES: list[dict[str, Any]] = METADATA["features"]
 ID_COLUMNS: list[str] = list(METADATA.get("id_columns", []))
 MODEL_FILE = _checked_model_file(model_ref, METADATA)
 _checked_prediction_log_path()
+DRAIN = _drain()
 Record = record_model(FEATURES, ID_COLUMNS)
 OneOrMoreRecords = records_type(Record, MAX_RECORDS)
 # Plain list for the bulk route: a one-or-list union makes pydantic parse the JSON twice.
@@ -221,7 +226,9 @@ class RequestGuard:
         self._document: bytes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/readyz" and DRAINING.is_set():
+        if scope["type"] == "http":
+            DRAIN.saw(scope["path"])
+        if scope["type"] == "http" and scope["path"] == "/readyz" and DRAIN.draining:
             await JSONResponse({"error": "shutting down"}, 503)(scope, receive, send)
             return
         if scope["type"] == "http" and scope["path"] == "/docs.json" and scope["method"] in ("GET", "HEAD"):
@@ -397,7 +404,7 @@ class ModelService:
         # Modules and model live as long as the process: keeping them out of the garbage collector's
         # full passes removes the long pauses that otherwise hit an occasional request.
         gc.freeze()
-        _drain_on_sigterm(DRAIN_SECONDS)
+        DRAIN.install()
         self.batcher = Batcher(self._predict, MAX_BATCH_RECORDS, lambda requests, _: BATCHED.observe(requests))
         log_path = self.prediction_log.path if self.prediction_log is not None else "off"
         logger.info("serving model %s (MD5 %s); prediction log: %s", MODEL_TAG, METADATA["model_md5"], log_path)
@@ -462,33 +469,6 @@ class ModelService:
             self.shadow.close()
         if self.prediction_log is not None:
             self.prediction_log.close()
-
-
-DRAINING = threading.Event()
-
-
-def _drain_on_sigterm(seconds: float) -> None:
-    """On SIGTERM: not ready at once (/readyz 503), serving on for ``seconds``, then uvicorn's own shutdown.
-
-    Uvicorn's shutdown closes every connection whose request it has not read yet, so a SIGTERM under
-    load dropped requests the clients had already sent; draining first leaves none of them.
-    """
-    import asyncio
-    import signal
-
-    loop = asyncio.get_running_loop()
-    shutdown = signal.getsignal(signal.SIGTERM)  # uvicorn's handler: installed before the service starts
-    if not callable(shutdown) or seconds <= 0:
-        return
-
-    def drain(signum: int, frame: Any) -> None:
-        if DRAINING.is_set():
-            return
-        DRAINING.set()
-        logger.info("SIGTERM: not ready, serving %s s more, then stopping", seconds)
-        loop.call_soon_threadsafe(loop.call_later, seconds, shutdown, signum, frame)
-
-    signal.signal(signal.SIGTERM, drain)
 
 
 def _end_start_up(line: str) -> NoReturn:
