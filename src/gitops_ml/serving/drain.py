@@ -53,7 +53,7 @@ class DrainPolicy:
         for field, variable in self.VARIABLES.items():
             if getattr(self, field) < 0:
                 raise DrainSettingError(f"{variable} must be 0 or more seconds, got {getattr(self, field)}")
-        if self.most < self.least:
+        if 0 < self.most < self.least:  # 0 turns draining off, whatever the least
             raise DrainSettingError(
                 f"GITOPS_ML_DRAIN_MAX_SECONDS ({self.most}) must not be below GITOPS_ML_DRAIN_SECONDS ({self.least})"
             )
