@@ -16,7 +16,6 @@ REPRO_OUTCOME ?= success
 PR_NUMBER ?=
 CML ?= npx --yes @dvcorg/cml@0.20.6
 export CML
-export WATERMARK := Model report (gitops-ml)
 # The Cloud training workflow's runner (make cloud-runner; docs/team.md). Its label is the train job's `runs-on`.
 CLOUD ?= aws
 CLOUD_REGION ?= us-west
@@ -28,7 +27,9 @@ MONITOR_CURRENT_URL ?=
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV ?= $(TOOLS)/bin/uv
-VENV := .venv
+# The environment: .venv, or uv's UV_PROJECT_ENVIRONMENT (one environment for several checkouts).
+VENV ?= $(or $(UV_PROJECT_ENVIRONMENT),.venv)
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
 # Telemetry off for every tool a target starts (DVC, MLflow, BentoML, CML; Evidently's UI).
 export DVC_NO_ANALYTICS := 1
@@ -37,11 +38,11 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 export ITERATIVE_DO_NOT_TRACK := 1
 # dvc.yaml's commands call `python`: make it the project's environment.
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help setup check-repro pull repro test test-fast lint bench clean bento serve pr-repro pr-report pr-comment \
-	release-repro repro-push cloud-runner release-tested release-gate release-bundle release-image release-publish release-register \
+.PHONY: help setup init check-repro pull repro test test-fast lint bench clean bento serve pr-repro pr-report pr-comment \
+	pr-checks release-repro repro-push cloud-runner release-tested release-gate release-bundle release-image release-publish release-register \
 	release-stage promote rollback deployed \
 	monitor-fetch monitor drift-issue team-stack
 
@@ -64,6 +65,9 @@ $(WORKFLOW_LINT): tests/workflows/package-lock.json
 	npm ci --prefix tests/workflows --no-audit --no-fund --ignore-scripts --silent
 
 setup: $(VENV)/.synced ## Install the locked environment into .venv (seconds with uv)
+
+init: setup ## After copier copy (its task runs it): DATA_FILE to data.path, tracked by DVC, its suite drafted
+	python -m gitops_ml init $(if $(DATA_FILE),--data-file "$(DATA_FILE)")
 
 repro: setup ## Set up, check params.yaml, run the whole pipeline (dvc repro)
 	python -m gitops_ml check
@@ -153,6 +157,13 @@ test: setup $(WORKFLOW_LINT) ## Set up and run the whole test suite (TEST_WORKER
 
 test-fast: setup ## While coding: the suite without the tests marked integration (real servers, act, dvc repro)
 	pytest -n $(TEST_WORKERS) --dist loadfile -m "not integration"
+
+# A change of the project's data, params, results or deployed versions alone cannot break the platform:
+# its project checks and the fast tests cover it. Any other change runs the whole suite.
+pr-checks: setup $(WORKFLOW_LINT) ## CI: lint, then the tests the change since BASE needs (make test, or make test-fast)
+	$(MAKE) --no-print-directory lint
+	@scope="$$(python -m gitops_ml changes --base "$(BASE)")"; echo "changes: $$scope"; \
+	if [ "$${scope%%:*}" = project ]; then $(MAKE) --no-print-directory test-fast; else $(MAKE) --no-print-directory test; fi
 
 lint: setup ## ruff (lint and format) and mypy on src/
 	ruff check src tests

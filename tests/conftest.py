@@ -15,7 +15,7 @@ from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.settings import Settings
 from gitops_ml.team.stack import Stack, postgres_binary, team_stack
 from tests.github_standin import GitHubState, github_api
-from tests.support import ROOT, make_settings
+from tests.support import ROOT, make_settings, reproduced_project, write_params
 
 CML_ARCHIVE = ROOT.parent / "shared" / "tools" / "cml-0.20.6.tgz"
 
@@ -37,10 +37,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty project folder holding params.yaml and the checked-in suites, made the working directory."""
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
-    shutil.copytree(ROOT / "data" / "expectations", tmp_path / "data" / "expectations")
-    (tmp_path / "data" / "external").mkdir()
+    """An empty project folder holding a new project's params.yaml, made the working directory."""
+    write_params(tmp_path)
+    for folder in ("expectations", "external"):
+        (tmp_path / "data" / folder).mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -53,6 +53,13 @@ def settings(workdir: Path) -> Callable[..., Settings]:
         return make_settings(**overrides)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def new_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new project after its first ``dvc repro``, results committed (``reproduced_project``), built once per test
+    process: clone or copy it before changing it."""
+    return reproduced_project(tmp_path_factory.mktemp("new-project") / "project")
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,16 @@ import yaml
 
 from gitops_ml.core import paths
 from gitops_ml.core.files import write_json
-from gitops_ml.core.settings import Settings
+from gitops_ml.core.ownership import is_platform_file
+from gitops_ml.core.settings import Settings, default_params
 from gitops_ml.core.target import Target, decide
 
+# The platform's files (src/, tests/, workflows, deploy/...): never the project's params, data or results.
 ROOT = Path(__file__).resolve().parents[1]
+SUITES = ROOT / "src" / "gitops_ml" / "pipeline" / "suites"  # the embedded sources' own suites
 
 SYNTHETIC = {"data": {"source": "synthetic"}}  # the source fills in its target, classes, ids and suite
-FILE_SUITE = {"suite": "data/expectations/synthetic_binary.json"}  # a file source names its suite
+FILE_SUITE = {"suite": str(SUITES / "synthetic_binary.json")}  # a file source names its suite
 # The breast-cancer table as a file: what the embedded source fills in, said for a file.
 CANCER_FILE = {
     "data": {
@@ -28,8 +31,10 @@ CANCER_FILE = {
         "negative_class": "benign",
         "id_columns": ["sample_id"],
     },
-    "validate": {"suite": "data/expectations/breast_cancer.json"},
+    "validate": {"suite": str(SUITES / "breast_cancer.json")},
 }
+# A new project's .dvc/config: analytics off, no remote.
+DVC_CONFIG = "[core]\n    analytics = false\n"
 
 
 def record_target(settings: Settings, frame: pd.DataFrame) -> Target:
@@ -53,9 +58,9 @@ def train_on(settings: Settings, raw: pd.DataFrame) -> Target:
 
 
 def params(**overrides: Any) -> dict[str, Any]:
-    """The project's params.yaml as a dict, with nested overrides merged in and tracking off."""
-    base = yaml.safe_load((ROOT / "params.yaml").read_text())
-    return merge(merge(base, {"tracking": {"enabled": False}}), overrides)
+    """A new project's params (the platform's defaults, never this project's params.yaml), with nested
+    overrides merged in and tracking off."""
+    return merge(merge(default_params(), {"tracking": {"enabled": False}}), overrides)
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -89,7 +94,8 @@ def edit_params(file: Path, changes: dict[str, Any]) -> None:
 
 
 def copy_project(destination: Path) -> Path:
-    """A git repository holding the project's files as they are in the work tree (tracked or new)."""
+    """A git repository holding a new project: the platform's files as they are in the work tree (tracked or
+    new), the platform's default params and no data or results of this project's (gitops_ml.core.ownership)."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -97,16 +103,33 @@ def copy_project(destination: Path) -> Path:
         capture_output=True,
         text=True,
     ).stdout.splitlines()
-    for name in listed:
+    for name in filter(is_platform_file, listed):
         source = ROOT / name
         if source.is_file():
             target = destination / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    (destination / "params.yaml").write_text(yaml.safe_dump(default_params(), sort_keys=False))
+    (destination / ".dvc" / "config").write_text(DVC_CONFIG)
+    (destination / "README.md").write_text("# A project under test\n")  # pyproject.toml's readme
+    (destination / "docs" / "intended-use.md").write_text("# Intended use\n\nA project under test.\n")
     git(destination, "init", "-q", "-b", "main")
     git(destination, "add", "-A")
     git(destination, "commit", "-q", "-m", "project under test")
     return destination
+
+
+def reproduced_project(destination: Path) -> Path:
+    """A new project (``copy_project``) after its first ``dvc repro``, its results committed: what main holds once a
+    team has started. Unmeasured: the stages' code is measured by their own tests."""
+    project = copy_project(destination)
+    result = subprocess.run(
+        ["dvc", "repro"], cwd=project, env=unmeasured(tool_env(project)), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "The first make repro's results")
+    return project
 
 
 def git(folder: Path, *args: str) -> str:

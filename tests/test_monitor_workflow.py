@@ -8,7 +8,6 @@ URL. Marketplace actions are the composite stand-ins of ``tests/workflows/stand-
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from gitops_ml.core.github_api import GitHub
 from gitops_ml.monitoring import drift_issue
 from gitops_ml.pipeline.ingest import load_source
 from tests.github_standin import github_api
-from tests.support import make_settings, tool_env, unmeasured
+from tests.support import make_settings
 from tests.workflow_runner import Act, clone, make_origin, seed_cache
 
 # Real servers, act or dvc repro: left out by make test-fast.
@@ -32,8 +31,8 @@ def production_log(path: Path) -> Path:
     return path
 
 
-def test_drift_opens_one_issue_and_the_next_run_updates_it(tmp_path: Path) -> None:
-    origin = make_origin(tmp_path / "origin")
+def test_drift_opens_one_issue_and_the_next_run_updates_it(tmp_path: Path, new_project: Path) -> None:
+    origin = make_origin(tmp_path, new_project)
     current = production_log(tmp_path / "predictions.jsonl")
     with github_api() as (api_url, api):
         api.token = "token-of-the-monitor"
@@ -42,9 +41,7 @@ def test_drift_opens_one_issue_and_the_next_run_updates_it(tmp_path: Path) -> No
 
         # The DVC cache as actions/cache restores it after a run on main: the training data and model
         # are checked out, not reproduced.
-        seeded = clone(origin, tmp_path / "seed")
-        subprocess.run(["dvc", "repro"], cwd=seeded, env=unmeasured(tool_env(seeded)), check=True, capture_output=True)
-        seed_cache(tmp_path / "saved", "dvc-from-main", ".dvc/cache", seeded / ".dvc" / "cache")
+        seed_cache(tmp_path / "saved", "dvc-from-main", ".dvc/cache", new_project / ".dvc" / "cache")
 
         first = act.run(clone(origin, tmp_path / "first"), "schedule", {}, "monitor.yml", *secret_and_source)
         assert first.returncode != 0, first.stdout[-4000:]  # drift fails the run, so it shows red

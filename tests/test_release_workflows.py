@@ -16,18 +16,20 @@ import subprocess
 import tarfile
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pandas as pd
 import pytest
 import yaml
 
+from gitops_ml import NAME
+from gitops_ml.core.settings import MetricName
 from gitops_ml.pipeline.ingest import load_source
 from gitops_ml.release import deploy
 from gitops_ml.team import stack as team_stack
 from gitops_ml.team.stack import Stack, free_port
 from tests.github_standin import REPOSITORY, GitHubState, github_api
-from tests.support import ROOT, git, make_settings, tool_env, wait_until_healthy
+from tests.support import git, make_settings, tool_env, wait_until_healthy
 from tests.workflow_runner import STAND_INS, Act, as_secrets, clone, head, logs_and_artifacts, make_origin, team_runner
 
 # Real servers, act or dvc repro: left out by make test-fast.
@@ -40,10 +42,10 @@ OVERLAYS = [str(deploy.overlay(environment)) for environment in deploy.ENVIRONME
 
 
 @pytest.fixture(scope="module")
-def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def origin(tmp_path_factory: pytest.TempPathFactory, new_project: Path) -> Path:
     """The project's main, with production on PREVIOUS."""
     folder = tmp_path_factory.mktemp("origin")
-    origin = make_origin(folder)
+    origin = make_origin(folder, new_project)
     repo = clone(origin, folder / "edit")
     production = repo / deploy.overlay("production")
     production.write_text(deploy.pinned(production.read_text(), pin(PREVIOUS), "production"))
@@ -101,7 +103,7 @@ def docker_calls(folder: Path) -> list[str]:
 
 
 def previous_release(state: GitHubState, metrics: dict[str, float], tag: str = PREVIOUS) -> None:
-    committed = json.loads((ROOT / "reports" / "evaluation" / "metrics.json").read_text())["test"]
+    committed = dict.fromkeys(get_args(MetricName), 0.9)  # every binary metric, as a release records them
     stored = {"test": committed | metrics, "train": {}}
     card = f"## Model details\n\n| | |\n|---|---|\n| **Version** | {tag} |\n"
     assets = {"metrics.json": json.dumps(stored).encode(), "params.json": b"{}",
@@ -137,7 +139,7 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
         assert (
             draft["draft"]
             and state.latest is None
-            and set(draft["assets"]) == {f"gitops-ml-{draft['tag_name']}.bento", "image.json", "metrics.json"}
+            and set(draft["assets"]) == {f"{NAME}-{draft['tag_name']}.bento", "image.json", "metrics.json"}
         )
         assert state.pulls == []
 
@@ -158,7 +160,7 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
     for expected in (f"`{IMAGE}:{version}`", f"Commit: `{commit}`", roc_auc, "`train.linear.C`: `1.0`",
                      f"Data: `{data_md5}`", f"### Merged since `{PREVIOUS}`"):  # fmt: skip
         assert expected in notes, expected
-    bento = f"gitops-ml-{version}.bento"
+    bento = f"{NAME}-{version}.bento"
     assert set(release["assets"]) == {bento, "image.json", "metrics.json", "model_card.md", "params.json"}
     assert json.loads(release["assets"]["metrics.json"]["content"])["test"] == committed
     assert f"| **Version** | {version} |" in release["assets"]["model_card.md"]["content"].decode()
@@ -181,9 +183,9 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
     assert moved[OVERLAYS[1]] == (main / OVERLAYS[1]).read_bytes()  # production waits for its own pull request
 
     client = MlflowClient(mlflow_server)
-    assert len(client.search_model_versions(f"name = 'gitops-ml' and tags.release = '{version}'")) == 1
+    assert len(client.search_model_versions(f"name = '{NAME}' and tags.release = '{version}'")) == 1
     with pytest.raises(MlflowException, match="champion"):
-        client.get_model_version_by_alias("gitops-ml", "champion")  # production's, not the newest
+        client.get_model_version_by_alias(NAME, "champion")  # production's, not the newest
 
     # The exported Bento imports into an empty BentoML home and serves the pipeline's predictions.
     exported = act.artifact("release") / bento
@@ -234,7 +236,7 @@ def serve_imported(exported: Path, folder: Path) -> list[float]:
     with tarfile.open(exported) as archive:
         manifest = archive.extractfile("./bento.yaml")
         assert manifest is not None
-        tag = "gitops-ml:" + yaml.safe_load(manifest)["version"]
+        tag = f"{NAME}:" + yaml.safe_load(manifest)["version"]
     port = free_port()
     log = folder / "serve.log"
     with log.open("w") as out:

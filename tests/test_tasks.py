@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from gitops_ml import NAME
 from gitops_ml.core import paths
 from gitops_ml.team.stack import free_port
 from tests.github_standin import GitHubState
@@ -109,7 +110,7 @@ def test_the_service_answers_the_task_and_the_drift_report_reads_its_log(project
     env.pop("PYTHONPATH", None)
     with (project / "serve.log").open("w") as sink:
         process = subprocess.Popen(
-            ["bentoml", "serve", "gitops-ml:task-test", "--host", "127.0.0.1", "--port", str(port)],
+            ["bentoml", "serve", f"{NAME}:task-test", "--host", "127.0.0.1", "--port", str(port)],
             cwd=project.parent, env=env, stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

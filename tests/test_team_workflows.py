@@ -44,10 +44,10 @@ def run(repo: Path, *command: str, env: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def origin(team: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def origin(team: Stack, tmp_path_factory: pytest.TempPathFactory, new_project: Path) -> Path:
     """main with its data in a file that DVC tracks on the team's remote: reproduced and pushed from a laptop."""
     folder = tmp_path_factory.mktemp("team-origin")
-    origin = make_origin(folder)
+    origin = make_origin(folder, new_project)
     laptop = clone(origin, folder / "laptop")
     load_source(make_settings().data).to_csv(laptop / DATA, index=False)
     edit_params(laptop / "params.yaml", {"data.source": "file", "data.path": DATA} | dotted(CANCER_FILE))

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_origin(tmp_path_factory.mktemp("origin"))
+def origin(tmp_path_factory: pytest.TempPathFactory, new_project: Path) -> Path:
+    return make_origin(tmp_path_factory.mktemp("origin"), new_project)
 
 
 def open_pull_request(

@@ -23,7 +23,7 @@ from typing import Any
 
 from gitops_ml.team.stack import CLIENT_DOWNLOADS, Stack
 from tests.github_standin import REPOSITORY, GitHubState
-from tests.support import ROOT, copy_project, git
+from tests.support import ROOT, git
 
 BIN = Path(sys.executable).parent
 STAND_INS = ROOT / "tests" / "workflows" / "stand-ins"
@@ -43,11 +43,10 @@ def stand_in_mappings(workflow: str) -> list[str]:
     return mappings
 
 
-def make_origin(folder: Path) -> Path:
-    """A bare repository holding the project's main branch: what GitHub would hold."""
-    source = copy_project(folder / "source")
+def make_origin(folder: Path, project: Path) -> Path:
+    """A bare repository holding ``project``'s main branch (``reproduced_project``'s): what GitHub would hold."""
     origin = folder / "origin.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(source), str(origin)], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(project), str(origin)], check=True)
     return origin
 
 

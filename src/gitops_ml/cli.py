@@ -18,7 +18,7 @@ from typing import Any
 
 from gitops_ml.core import paths
 from gitops_ml.core.errors import DataError, DataValidationError, PipelineError
-from gitops_ml.core.settings import PARAMS_FILE, Settings, load_settings
+from gitops_ml.core.settings import PARAMS_FILE, Settings, check_stage_keys, load_settings
 
 STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
 
@@ -89,10 +89,62 @@ for _name in STAGES:
     command(_name, f"run the {_name} stage (dvc repro runs them in order)")(_stage)
 
 
-@command("check", "check params.yaml and the files it names, then exit")
+@command(
+    "check",
+    "check params.yaml, the keys the stages read and the files it names, then exit",
+    arg("--no-data", action="store_true", help="a data file DVC tracks may be absent (not pulled)"),
+)
 def _check(args: argparse.Namespace) -> None:
-    settings(args)
+    load_settings(args.params, pulled=not args.no_data)
+    check_stage_keys(args.params)
     print(f"{args.params}: ok")
+
+
+@command("check-results", "whether the results in the work tree follow from its params, code, suites and data versions")
+def _check_results(args: argparse.Namespace) -> int:
+    from gitops_ml.pipeline.status import stale_results
+
+    stale = stale_results()
+    if stale:
+        print(f"the results do not follow from the inputs ({len(stale)} changes since they were made):")
+        print("\n".join(f"  - {line}" for line in stale))
+        print("Run `make repro` and commit dvc.lock and the results it changed.")
+        return 1
+    print("the results follow from the inputs: params, code, suites and data versions.")
+    return 0
+
+
+@command(
+    "init",
+    "after copier copy: the data file in place, tracked by DVC, and its expectation suite drafted",
+    arg("--data-file", type=Path, help="the table to copy to data.path (a project that has it there: omit)"),
+)
+def _init(args: argparse.Namespace) -> None:
+    from gitops_ml.template.start import start
+
+    for line in start(settings(args, check_files=False), args.data_file):
+        print(f"init: {line}")
+    print("init: ready; next: git add -A && git commit, then make repro")
+
+
+@command(
+    "changes",
+    "whether the changes since BASE touch the platform (first word: platform) or only the project's data, "
+    "params, results and deployed versions (project): what a pull request's tests must cover",
+    arg("--base", default="origin/main", help="the branch the changes go to (default: %(default)s)"),
+)
+def _changes(args: argparse.Namespace) -> None:
+    from gitops_ml.core.git import changed_since
+    from gitops_ml.core.ownership import platform_changes
+
+    try:
+        changed = changed_since(args.base)
+    except PipelineError as error:
+        print(f"platform: cannot tell the changes from {args.base} ({error}), so all of them count")
+        return
+    platform = platform_changes(changed)
+    shown = ", ".join(platform[:5]) + (f" and {len(platform) - 5} more" if len(platform) > 5 else "")
+    print(f"platform: {shown}" if platform else f"project: {', '.join(changed[:5]) or 'nothing changed'}")
 
 
 @command("restore", "restore unchanged stages' outputs from DVC's run-cache (after dvc pull)")

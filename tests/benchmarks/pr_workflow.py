@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tests.support import edit_params, git, tool_env
+from tests.support import edit_params, git, reproduced_project, tool_env
 from tests.workflow_runner import Act, clone, make_origin, pull_request_event, seed_cache
 
 TARGET_SECONDS = 90.0
@@ -26,7 +26,7 @@ STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
 
 
 def run(folder: Path) -> dict[str, Any]:
-    origin = make_origin(folder / "origin")
+    origin = make_origin(folder, reproduced_project(folder / "project"))
     main = clone(origin, folder / "main")
     subprocess.run(["dvc", "repro", "-q"], cwd=main, env=tool_env(main), check=True, capture_output=True)
     saved = folder / "saved-caches"

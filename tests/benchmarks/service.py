@@ -23,6 +23,7 @@ import httpx
 import joblib
 import pandas as pd
 
+from gitops_ml import NAME
 from gitops_ml.core import paths
 from gitops_ml.team.stack import free_port
 from tests.support import copy_project, tool_env
@@ -48,7 +49,7 @@ def bench_bento(folder: Path) -> tuple[Path, dict[str, str], pd.DataFrame]:
     return project, env, test.drop(columns=["sample_id", "diagnosis"])
 
 
-BENCH_BENTO = ["bentoml", "serve", "gitops-ml:bench", "--host", "127.0.0.1", "--port", "{port}"]
+BENCH_BENTO = ["bentoml", "serve", f"{NAME}:bench", "--host", "127.0.0.1", "--port", "{port}"]
 
 
 def run(folder: Path) -> dict[str, Any]:
@@ -68,7 +69,7 @@ def run(folder: Path) -> dict[str, Any]:
         ready.append(time_to_ready(ours_cmd, serve_env, folder))
         floor.append(time_to_ready(floor_cmd, serve_env, Path.cwd()))
     results["ready_seconds"], results["ready_floor_seconds"] = statistics.median(ready), statistics.median(floor)
-    bento = Path(env["BENTOML_HOME"]) / "bentos" / "gitops-ml" / "bench"
+    bento = Path(env["BENTOML_HOME"]) / "bentos" / NAME / "bench"
     results["bento_bytes"] = sum(p.stat().st_size for p in bento.rglob("*") if p.is_file())
     results["in_process"] = in_process(project / paths.MODEL, features.head(1))
 
@@ -81,7 +82,7 @@ def run(folder: Path) -> dict[str, Any]:
     ):
         results["minimal_app"] = load_levels(url + "/predict", {"records": record})
     # Access logs off, as for the minimal app (uvicorn at warning level); a dashed name needs quotes.
-    quiet = serve_env | {"BENTOML_CONFIG_OPTIONS": 'services."gitops-ml".logging.access.enabled=false'}
+    quiet = serve_env | {"BENTOML_CONFIG_OPTIONS": f'services."{NAME}".logging.access.enabled=false'}
     off = quiet | {"GITOPS_ML_PREDICTION_LOG": "off"}
     # The prediction log on (as by default) and off, both up at once: their runs alternate, so that
     # both see the same machine.

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gitops_ml import NAME
 from tests.benchmarks.service import BENCH_BENTO, bench_bento, load, server
 
 LEVELS = (1, 8)
@@ -40,7 +41,7 @@ def run(folder: Path) -> dict[str, Any]:
     _, env, features = bench_bento(folder)
     body = {"records": json.loads(features.head(1).to_json(orient="records"))}
     serve_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
-    quiet = serve_env | {"BENTOML_CONFIG_OPTIONS": 'services."gitops-ml".logging.access.enabled=false'}
+    quiet = serve_env | {"BENTOML_CONFIG_OPTIONS": f'services."{NAME}".logging.access.enabled=false'}
     sink_cmd = [sys.executable, "-m", "uvicorn", "tests.benchmarks.shadow:sink", "--host", "127.0.0.1",
                 "--port", "{port}", "--log-level", "warning"]  # fmt: skip
     with server(sink_cmd, {**serve_env, "PYTHONPATH": str(Path.cwd())}, Path.cwd(), "/predict_batch") as (sink_url, _):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -7,8 +8,8 @@ import yaml
 
 from gitops_ml.cli import main
 from gitops_ml.core.errors import SettingsError
-from gitops_ml.core.settings import load_settings, parse_params
-from tests.support import ROOT, edit_params, write_params
+from gitops_ml.core.settings import embedded_suite, load_settings, parse_params
+from tests.support import FILE_SUITE, ROOT, SUITES, edit_params, params, write_params
 
 
 def test_project_params_load_with_the_default_dataset(workdir: Path) -> None:
@@ -20,7 +21,7 @@ def test_project_params_load_with_the_default_dataset(workdir: Path) -> None:
 
 @pytest.mark.parametrize(
     ("source", "target", "ids", "suite"),
-    [("wine", "cultivar", ("sample_id",), "wine.json"), ("diabetes", "progression", ("patient_id",), "diabetes.json")],
+    [("wine", "cultivar", ("sample_id",), "wine"), ("diabetes", "progression", ("patient_id",), "diabetes")],
 )
 def test_an_embedded_source_is_one_params_change(
     workdir: Path, source: str, target: str, ids: tuple[str], suite: str
@@ -28,7 +29,8 @@ def test_an_embedded_source_is_one_params_change(
     edit_params(workdir / "params.yaml", {"data.source": source})
     settings = load_settings(workdir / "params.yaml")
     assert (settings.data.target, settings.data.id_columns, settings.data.positive_class) == (target, ids, None)
-    assert settings.validate_.suite == Path("data/expectations") / suite
+    assert (settings.validate_.suite, embedded_suite(settings.data)) == (None, suite)
+    assert (SUITES / f"{suite}.json").is_file()
 
 
 @pytest.mark.parametrize(
@@ -43,8 +45,8 @@ def test_the_synthetic_tables_target_follows_the_task(
     assert (settings.data.target, settings.data.positive_class, settings.data.id_columns) == (
         target, positive, ("customer_id",)
     )  # fmt: skip
-    assert settings.validate_.suite == Path(f"data/expectations/synthetic_{task or 'binary'}.json")
-    assert (workdir / settings.validate_.suite).is_file()
+    assert embedded_suite(settings.data) == f"synthetic_{task or 'binary'}"
+    assert (SUITES / f"{embedded_suite(settings.data)}.json").is_file()
 
 
 def test_a_key_set_beside_an_embedded_source_wins(workdir: Path) -> None:
@@ -68,7 +70,7 @@ def test_classes_are_for_a_binary_task(workdir: Path) -> None:
 
 
 FILE = {"source": "file", "target": "label"}
-SUITE = {"suite": "data/expectations/synthetic_binary.json"}
+SUITE = FILE_SUITE
 
 
 def error_for(workdir: Path, **overrides: object) -> str:
@@ -132,7 +134,7 @@ def test_missing_suite_file_is_named(workdir: Path) -> None:
 
 
 def test_missing_required_key_is_named(workdir: Path) -> None:
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw = params()
     raw["data"]["source"] = "file"
     del raw["data"]["target"]
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
@@ -162,6 +164,30 @@ def test_check_command_prints_the_key_without_a_traceback(workdir: Path, capsys:
 def test_check_command_accepts_the_project_params(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 0
     assert capsys.readouterr().out == "params.yaml: ok\n"
+
+
+def test_check_names_each_key_a_stage_reads_before_dvc_refuses_to_run(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The settings model has a default for every key; DVC has none, and stops every stage when a key it tracks is
+    gone (as removing a regression's "binary only" classes did)."""
+    for pipeline in ("dvc.yaml", "monitoring/dvc.yaml"):
+        (workdir / pipeline).parent.mkdir(exist_ok=True)
+        shutil.copy(ROOT / pipeline, workdir / pipeline)
+    raw = params(data={"source": "diabetes"})
+    for key in ("positive_class", "negative_class"):
+        del raw["data"][key]
+    del raw["monitor"]
+    (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["check"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "check: error: params.yaml: 3 key(s) the pipeline reads are missing:",
+        "  data.negative_class: required key is missing (the stage validate reads it; null when unused)",
+        "  data.positive_class: required key is missing (the stage validate reads it; null when unused)",
+        "  monitor: required key is missing (the stage drift reads it; null when unused)",
+    ]
+    write_params(workdir, data={"source": "diabetes"})
+    assert main(["check"]) == 0
 
 
 def test_params_are_read_as_dvc_reads_them_so_yes_and_no_stay_text(workdir: Path) -> None:

@@ -11,6 +11,7 @@ import joblib
 import pandas as pd
 import pytest
 
+from gitops_ml import NAME
 from gitops_ml.core import paths, tracking
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.lineage import file_md5
@@ -105,5 +106,5 @@ def test_a_release_registers_its_model_once_and_the_champion_moves_between_relea
     registry.make_champion("v2026.11.20-1111111")  # a rollback
     champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
     assert (champion.version, champion.tags["release"]) == (versions[0], "v2026.11.20-1111111")
-    with pytest.raises(PipelineError, match=r"no gitops-ml version tagged release=v2000\.01\.01-0000000"):
+    with pytest.raises(PipelineError, match=rf"no {NAME} version tagged release=v2000\.01\.01-0000000"):
         registry.make_champion("v2000.01.01-0000000")

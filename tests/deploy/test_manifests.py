@@ -20,6 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from gitops_ml import NAME
 from tests.support import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -62,7 +63,7 @@ def test_each_overlay_renders_to_resources_valid_for_their_kinds(overlay: str) -
         validate(resource)
     kinds = {r["kind"] for r in resources}
     assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "PersistentVolumeClaim"} <= kinds
-    assert {r["metadata"]["namespace"] for r in resources} == {f"gitops-ml-{overlay}"}
+    assert {r["metadata"]["namespace"] for r in resources} == {f"{NAME}-{overlay}"}
 
 
 def test_the_validation_refuses_what_the_cluster_would_refuse() -> None:
@@ -130,7 +131,7 @@ def test_argo_cd_syncs_each_overlay_from_main_and_undoes_changes_made_by_hand() 
         source = application["spec"]["source"]
         assert (source["path"], source["targetRevision"]) == (f"deploy/overlays/{overlay}", "main")
         assert (ROOT / source["path"] / "kustomization.yaml").is_file()
-        assert application["spec"]["destination"]["namespace"] == f"gitops-ml-{overlay}"
+        assert application["spec"]["destination"]["namespace"] == f"{NAME}-{overlay}"
         assert application["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
 
 
@@ -140,21 +141,20 @@ def test_the_shadow_component_copies_production_traffic_to_a_candidate_no_client
     candidate = "sha256:" + "c" * 64
     kustomization = yaml.safe_load(production.read_text())
     kustomization["components"] = ["../../components/shadow"]
-    kustomization["images"].append(
-        {"name": "gitops-ml-shadow", "newName": "ghcr.io/example/gitops-ml", "digest": candidate}
-    )
+    repository = kustomization["images"][0]["newName"]  # the project's image, on GitHub's registry
+    kustomization["images"].append({"name": f"{NAME}-shadow", "newName": repository, "digest": candidate})
     production.write_text(yaml.safe_dump(kustomization))
     built = subprocess.run(["kubectl", "kustomize", str(production.parent)], capture_output=True, text=True, check=True)
     resources = tuple(yaml.safe_load_all(built.stdout))
     for resource in resources:
         validate(resource)
     deployments = {r["metadata"]["name"]: r for r in resources if r["kind"] == "Deployment"}
-    champion = deployments["gitops-ml"]["spec"]["template"]["spec"]["containers"][0]
-    assert {"name": "GITOPS_ML_SHADOW_URL", "value": "http://gitops-ml-shadow"} in champion["env"]
-    shadow = deployments["gitops-ml-shadow"]["spec"]["template"]
-    assert shadow["spec"]["containers"][0]["image"] == f"ghcr.io/example/gitops-ml@{candidate}"
+    champion = deployments[NAME]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "GITOPS_ML_SHADOW_URL", "value": f"http://{NAME}-shadow"} in champion["env"]
+    shadow = deployments[f"{NAME}-shadow"]["spec"]["template"]
+    assert shadow["spec"]["containers"][0]["image"] == f"{repository}@{candidate}"
     services = {r["metadata"]["name"]: r["spec"]["selector"] for r in resources if r["kind"] == "Service"}
     shadow_labels = shadow["metadata"]["labels"]
-    assert not set(services["gitops-ml"].items()) <= set(shadow_labels.items())  # clients never reach the candidate
-    assert set(services["gitops-ml-shadow"].items()) <= set(shadow_labels.items())
-    assert all(r["metadata"]["namespace"] == "gitops-ml-production" for r in resources if r["kind"] != "Namespace")
+    assert not set(services[NAME].items()) <= set(shadow_labels.items())  # clients never reach the candidate
+    assert set(services[f"{NAME}-shadow"].items()) <= set(shadow_labels.items())
+    assert all(r["metadata"]["namespace"] == f"{NAME}-production" for r in resources if r["kind"] != "Namespace")

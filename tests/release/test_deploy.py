@@ -8,12 +8,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import yaml
 
+from gitops_ml import NAME
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.github_api import GitHub
+from gitops_ml.core.settings import MetricName
 from gitops_ml.release import deploy, promotion
 from tests.github_standin import REPOSITORY, GitHubState, github_api
 from tests.support import ROOT, make_settings
@@ -23,7 +26,7 @@ REPO = "ghcr.io/example/gitops-ml"
 DIGESTS = {PREVIOUS: "sha256:" + "a" * 64, CANDIDATE: "sha256:" + "b" * 64}
 STAGING, PRODUCTION = (str(deploy.overlay(e)) for e in ("staging", "production"))
 CARD = "## Model details\n\n| | |\n|---|---|\n| **Version** | {tag} |\n\n| Parameter | Value |\n"
-COMMITTED = json.loads((ROOT / "reports/evaluation/metrics.json").read_text())["test"]  # every binary metric
+COMMITTED = dict.fromkeys(get_args(MetricName), 0.9)  # every binary metric
 
 
 def overlay_text(environment: str) -> str:
@@ -73,9 +76,9 @@ def test_a_pin_changes_only_the_image_lines_and_renders_as_tag_at_digest(tmp_pat
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("resources: [../../base]\n", "expected one `images:` entry named 'gitops-ml'"),
-        ("images:\n  - name: gitops-ml\n    newName: x\n    newTag: v1\n", "digest: expected sha256:<64 hex digits>"),
-        ("images:\n  - name: gitops-ml\n    digest: sha256:abc\n", "got 'sha256:abc'"),
+        ("resources: [../../base]\n", f"expected one `images:` entry named '{NAME}'"),
+        (f"images:\n  - name: {NAME}\n    newName: x\n    newTag: v1\n", "digest: expected sha256:<64 hex digits>"),
+        (f"images:\n  - name: {NAME}\n    digest: sha256:abc\n", "got 'sha256:abc'"),
     ],
 )
 def test_an_overlay_without_a_digest_pin_is_refused_naming_the_key(text: str, message: str) -> None:

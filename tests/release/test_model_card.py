@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,16 +11,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gitops_ml import NAME
 from gitops_ml.core import paths
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.settings import Settings
 from gitops_ml.pipeline import evaluate, split, train, validate
 from gitops_ml.pipeline.synthetic import make_customer_table
 from gitops_ml.release import model_card
-from tests.support import ROOT, SYNTHETIC, git
+from tests.support import SYNTHETIC, git
 
 SECTIONS = [
-    "# Model card: gitops-ml classifier",
+    f"# Model card: {NAME} classifier",
     "## Model details",
     "## Intended use and limitations",
     "## Training data",
@@ -33,7 +33,8 @@ SECTIONS = [
 
 @pytest.fixture
 def pipeline_run(workdir: Path, settings: Callable[..., Settings]) -> Settings:
-    shutil.copytree(ROOT / "docs", workdir / "docs")
+    (workdir / "docs").mkdir()
+    (workdir / "docs/intended-use.md").write_text(f"{model_card.EXAMPLE_MARKER}\n\n**Intended use.** An example.\n")
     config = settings(**SYNTHETIC, model_card={"slices": ["plan", "region"]})
     paths.RAW_DATA.parent.mkdir(parents=True)
     make_customer_table(1_500, seed=5).to_parquet(paths.RAW_DATA)
@@ -68,7 +69,7 @@ def test_the_card_has_every_section_with_the_pipelines_figures(pipeline_run: Set
     for plan in test["plan"].dropna().unique():
         assert f"| `{plan}` | {(test['plan'] == plan).sum():,} |" in card
     assert "Per category of `region`" in card
-    assert "Passed: " in card and "expectations of `data/expectations/synthetic_binary.json`" in card
+    assert "Passed: " in card and "expectations of `src/gitops_ml/pipeline/suites/synthetic_binary.json`" in card
 
 
 def test_a_slice_that_is_not_a_column_is_named(pipeline_run: Settings) -> None:

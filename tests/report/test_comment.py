@@ -17,15 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ml import NAME
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.github_api import GitHub
 from gitops_ml.report import comment, data
 from tests.github_standin import BOT, REPOSITORY, GitHubState, github_api
-from tests.support import ROOT, git, outside_code
+from tests.support import git, outside_code, write_params
 
 HEAD = "a" * 40
 PR = 7
-WATERMARK = "Model report (gitops-ml)"
+WATERMARK = f"Model report ({NAME})"  # the default, from the project's name
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 HOSTILE = "@octocat ![x](http://tracker.example/x.png) [doc](../../../etc/passwd) <img src=x> `tick` | cell"
 
@@ -74,11 +75,12 @@ def post(
         "PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "ITERATIVE_DO_NOT_TRACK": "1",
         "NODE_EXTRA_CA_CERTS": str(tmp_path / "standin-cert.pem"), "SSL_CERT_FILE": str(tmp_path / "standin-cert.pem"),
         "REPO_TOKEN": "token-of-the-run", "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_API_URL": f"{base_url}/api/v3",
-        "HEAD_SHA": HEAD, "REPORT_IMAGES": images, "CML": cml, "WATERMARK": WATERMARK,
+        "HEAD_SHA": HEAD, "REPORT_IMAGES": images, "CML": cml,
         "GITHUB_SERVER_URL": "https://github.com", "PR_RUN_URL": f"https://github.com/{REPOSITORY}/actions/runs/99",
         "CML_COMMENT_PUBLISH_URL": f"{base_url}/upload",
     }  # fmt: skip
-    command = [sys.executable, "-m", "gitops_ml", "--params", str(ROOT / "params.yaml"), "pr-comment"]
+    write_params(tmp_path)
+    command = [sys.executable, "-m", "gitops_ml", "--params", str(tmp_path / "params.yaml"), "pr-comment"]
     command += ["--artifact", str(folder), "--out", str(tmp_path / "comment")]
     return subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
 

@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from gitops_ml import NAME
 from gitops_ml.core import paths
 from gitops_ml.pipeline.package import model_tag
 from gitops_ml.release import steps
@@ -49,7 +50,7 @@ pytestmark = pytest.mark.integration
 
 MAX_RECORDS = 50
 READY_SECONDS = 90
-BENTO_TAG = "gitops-ml:under-test"
+BENTO_TAG = f"{NAME}:under-test"
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert result.returncode == 0, result.stdout + result.stderr
 
     # A newer model of the same name in the store must not change what the built Bento serves.
-    newer = "import bentoml\nwith bentoml.models.create('gitops-ml:zzz-newer-model'): pass"
+    newer = f"import bentoml\nwith bentoml.models.create('{NAME}:zzz-newer-model'): pass"
     subprocess.run([sys.executable, "-c", newer], env=env, check=True, capture_output=True, timeout=120)
 
     port = free_port()
@@ -476,7 +477,7 @@ def test_dashboards_and_scrape_config_refer_only_to_metrics_the_service_exports(
         scraped = response.read().decode()
     exported = {line.split("{")[0].split()[0] for line in scraped.splitlines() if line and not line.startswith("#")}
     monitoring = ROOT / "monitoring"
-    dashboard = json.loads((monitoring / "grafana" / "dashboards" / "gitops-ml.json").read_text())
+    dashboard = json.loads((monitoring / "grafana" / "dashboards" / "service.json").read_text())
     queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
     used = {name for query in queries for name in re.findall(r"\b((?:bentoml|gitops_ml)_\w+)", query)}
     assert used and used <= exported, used - exported
@@ -515,7 +516,7 @@ def test_model_route_tells_what_is_served(server: Server) -> None:
     with urllib.request.urlopen(server.url + "/model/card", timeout=10) as response:
         card = response.read().decode()
         assert response.headers["Content-Type"].startswith("text/markdown")
-    assert card.startswith("# Model card: gitops-ml classifier")
+    assert card.startswith(f"# Model card: {NAME} classifier")
     assert f"| **Version** | {BENTO_TAG.split(':')[1]} |" in card  # the card of this very Bento
 
 
@@ -553,7 +554,7 @@ def test_a_schema_fuzzer_finds_no_5xx_and_no_answer_the_document_does_not_declar
 
 
 def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_ones(server: Server) -> None:
-    bento = server.home / "bentos" / "gitops-ml" / BENTO_TAG.split(":")[1]
+    bento = server.home / "bentos" / NAME / BENTO_TAG.split(":")[1]
     manifest = yaml.safe_load((bento / "bento.yaml").read_text())
     assert [m["tag"] for m in manifest["services"][0]["models"]] == [model_tag(server.project / paths.BENTO_BUNDLE)]
     requirements = (bento / "env" / "python" / "requirements.txt").read_text().split()
@@ -572,10 +573,8 @@ def test_the_bento_carries_the_model_pinned_serving_packages_and_no_training_one
 def test_the_container_image_logs_predictions_on_a_declared_volume(server: Server) -> None:
     """The Dockerfile the release builds from declares the volume and writes to it as its own user (the next test
     runs the image)."""
-    dockerfile = (
-        server.home / "bentos" / "gitops-ml" / BENTO_TAG.split(":")[1] / "env" / "docker" / "Dockerfile"
-    ).read_text()
-    volume = "/var/lib/gitops-ml/prediction-log"
+    dockerfile = (server.home / "bentos" / NAME / BENTO_TAG.split(":")[1] / "env" / "docker" / "Dockerfile").read_text()
+    volume = "/var/lib/prediction-log"
     assert f"ARG GITOPS_ML_PREDICTION_LOG={volume}/predictions.jsonl" in dockerfile
     assert "ENV GITOPS_ML_PREDICTION_LOG=$GITOPS_ML_PREDICTION_LOG" in dockerfile
     lines = dockerfile.splitlines()
@@ -605,7 +604,7 @@ def test_the_release_image_runs_in_a_real_container_engine(
     version = f"v2026.11.27-{short}"
     dist = tmp_path / "dist"
     dist.mkdir()
-    exported = dist / f"gitops-ml-{version}.bento"
+    exported = dist / f"{NAME}-{version}.bento"
     subprocess.run(["bentoml", "export", BENTO_TAG, str(exported)], env=tool_env(server.project) | {
         "BENTOML_HOME": str(server.home)}, check=True, capture_output=True, timeout=300)  # fmt: skip
     (dist / "version.txt").write_text(version + "\n")
@@ -621,7 +620,7 @@ def test_the_release_image_runs_in_a_real_container_engine(
     port = free_port()
     name = f"gitops-ml-test-{port}"
     started = engine.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:3000",
-                         "-v", f"{volume}:/var/lib/gitops-ml/prediction-log", tags[0])  # fmt: skip
+                         "-v", f"{volume}:/var/lib/prediction-log", tags[0])  # fmt: skip
     assert started.returncode == 0, started.stderr
     try:
         contained = Server(f"http://127.0.0.1:{port}", server.project, server.home, volume, 0, None)  # type: ignore[arg-type]

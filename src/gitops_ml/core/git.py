@@ -38,3 +38,11 @@ def show(revision: str, path: Path) -> bytes | None:
         ["git", "show", f"{revision}:{path.as_posix()}"], capture_output=True, timeout=TIMEOUT_SECONDS, check=False
     )
     return result.stdout if result.returncode == 0 else None
+
+
+def changed_since(base: str) -> list[str]:
+    """The files changed between ``base``'s common ancestor with HEAD and the work tree (commits and edits alike)."""
+    ancestor = git("merge-base", base, "HEAD")
+    changed = git("diff", "--name-only", "--no-renames", ancestor).splitlines()
+    untracked = git("ls-files", "--others", "--exclude-standard").splitlines()
+    return sorted(set(changed) | set(untracked))

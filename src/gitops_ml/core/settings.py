@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from gitops_ml import NAME
 from gitops_ml.core.errors import SettingsError
 
 PARAMS_FILE = Path("params.yaml")
@@ -49,10 +50,9 @@ Source = Literal["breast_cancer", "wine", "diabetes", "synthetic", "file"]
 EMBEDDED_SOURCES: dict[str, dict[str, Any]] = {
     "breast_cancer": {
         "target": "diagnosis", "positive_class": "malignant", "negative_class": "benign", "id_columns": ["sample_id"],
-        "suite": "data/expectations/breast_cancer.json",
     },
-    "wine": {"target": "cultivar", "id_columns": ["sample_id"], "suite": "data/expectations/wine.json"},
-    "diabetes": {"target": "progression", "id_columns": ["patient_id"], "suite": "data/expectations/diabetes.json"},
+    "wine": {"target": "cultivar", "id_columns": ["sample_id"]},
+    "diabetes": {"target": "progression", "id_columns": ["patient_id"]},
 }  # fmt: skip
 # The synthetic table's target follows data.task (binary when null); its rows do not.
 SYNTHETIC_TARGETS: dict[str, dict[str, Any]] = {
@@ -66,18 +66,24 @@ def embedded_preset(data: dict[str, Any]) -> dict[str, Any]:
     """What a source fills in for the keys left null (nothing but empty id columns for a file)."""
     source = data.get("source", "breast_cancer")
     if source == "synthetic":
-        task = data.get("task") or "binary"
-        targets = SYNTHETIC_TARGETS.get(task, SYNTHETIC_TARGETS["binary"])  # an unknown task is reported by its field
-        return {**targets, "id_columns": ["customer_id"], "suite": f"data/expectations/synthetic_{task}.json"}
+        targets = SYNTHETIC_TARGETS.get(data.get("task") or "binary", SYNTHETIC_TARGETS["binary"])
+        return {**targets, "id_columns": ["customer_id"]}  # an unknown task is reported by its field
     return EMBEDDED_SOURCES.get(source, {"id_columns": []})
+
+
+def embedded_suite(data: DataSettings) -> str | None:
+    """The name of an embedded source's own expectation suite (pipeline/suites/), used where validate.suite is null."""
+    if data.source == "file":
+        return None
+    return f"synthetic_{data.task or 'binary'}" if data.source == "synthetic" else data.source
 
 
 class DataSettings(Section):
     source: Source = "breast_cancer"
     """Where the data comes from: scikit-learn's `breast_cancer` (binary), `wine` (multiclass) or `diabetes`
     (regression), a `synthetic` customer table (its target follows `task`: churned, satisfaction or
-    lifetime_value), or a `file`. An embedded source fills in `target`,
-    the classes, `id_columns` and `validate.suite` where they are null."""
+    lifetime_value), or a `file`. An embedded source fills in `target`, the classes and `id_columns` where
+    they are null, and brings its own expectation suite."""
     task: Task | None = None
     """`binary`, `multiclass` or `regression`; null: inferred from the target (2 values: binary; text or up
     to 20 whole numbers: multiclass; other numbers: regression) and printed by the validate stage. With
@@ -200,10 +206,14 @@ class EvaluateSettings(Section):
 class TrackingSettings(Section):
     enabled: bool = True
     """Log runs to MLflow."""
-    experiment: str = "gitops-ml"
-    """MLflow experiment name."""
+    experiment: str | None = None
+    """MLflow experiment name; null: the project's name."""
     default_uri: str = "sqlite:///mlflow.db"
     """Tracking store when `MLFLOW_TRACKING_URI` is not set."""
+
+    @property
+    def experiment_name(self) -> str:
+        return self.experiment or NAME
 
 
 MetricName = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "log_loss"]
@@ -348,12 +358,66 @@ class Settings(Section):
         data = dict(raw.get("data", {}))
         check = dict(raw["validate"]) if isinstance(raw.get("validate"), dict) else {}
         for key, value in embedded_preset(data).items():
-            section = check if key == "suite" else data
-            if section.get(key) is None:
-                section[key] = value
+            if data.get(key) is None:
+                data[key] = value
         if "target" in data and data["target"] is None:
             del data["target"]  # reported as a required key
         return {**raw, "data": data, "validate": check}
+
+
+# The data keys an embedded source fills in where params.yaml leaves them null (Settings._embedded_source_fills_in).
+FILLED_IN = ("target", "positive_class", "negative_class", "id_columns")
+
+
+def default_params() -> dict[str, Any]:
+    """The params a new project starts from: every key at its default, and null where the source fills in.
+
+    The template's params.yaml holds exactly these values; a test of the template checks it.
+    """
+    defaults: dict[str, Any] = Settings.model_validate({"data": {}}).model_dump(mode="json", by_alias=True)
+    defaults["data"] |= dict.fromkeys(FILLED_IN)
+    return defaults
+
+
+# The project's DVC pipelines, beside params.yaml: the main one and the optional drift stage's.
+PIPELINES = (Path("dvc.yaml"), Path("monitoring/dvc.yaml"))
+
+
+def check_stage_keys(path: Path = PARAMS_FILE) -> None:
+    """Raise SettingsError naming each key a pipeline stage reads that ``path`` lacks, before DVC refuses to run.
+
+    The settings model has a default for every key, but DVC reads the file itself and needs each key a stage
+    lists under ``params`` (removing ``data.positive_class`` for a regression stops every stage)."""
+    raw = parse_params(path.read_text(), path)
+    lines = []
+    for pipeline in (path.parent / name for name in PIPELINES):
+        if pipeline.is_file():
+            declared = parse_params(pipeline.read_text(), pipeline)
+            lines += missing_stage_keys(raw if isinstance(raw, dict) else {}, declared or {}, Path(path.name))
+    if lines:
+        lines = sorted(set(lines))
+        raise SettingsError("\n".join([f"{path}: {len(lines)} key(s) the pipeline reads are missing:", *lines]))
+
+
+def missing_stage_keys(raw: dict[str, Any], pipeline: dict[str, Any], params_file: Path = PARAMS_FILE) -> list[str]:
+    """The keys of ``params_file`` that a stage of ``pipeline`` (a dvc.yaml's content) reads but ``raw`` lacks,
+    each with the stages that read it: DVC refuses to run any stage until they are there."""
+    readers: dict[str, list[str]] = {}
+    for name, stage in (pipeline.get("stages") or {}).items():
+        for entry in stage.get("params", []) if isinstance(stage, dict) else []:
+            keys = entry.get(str(params_file), []) if isinstance(entry, dict) else [entry]
+            for key in keys:
+                readers.setdefault(str(key), []).append(str(name))
+    missing = []
+    for key, stages in readers.items():
+        section: Any = raw
+        for part in key.split("."):
+            if not isinstance(section, dict) or part not in section:
+                readers_ = ", ".join(sorted(set(stages)))
+                missing.append(f"  {key}: required key is missing (the stage {readers_} reads it; null when unused)")
+                break
+            section = section[part]
+    return missing
 
 
 def dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -397,10 +461,11 @@ def parse_params(text: str, path: Path = PARAMS_FILE) -> Any:
         raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
 
 
-def load_settings(path: Path = PARAMS_FILE, *, check_files: bool = True) -> Settings:
+def load_settings(path: Path = PARAMS_FILE, *, check_files: bool = True, pulled: bool = True) -> Settings:
     """Read and check ``params.yaml``; raise SettingsError naming the key at fault.
 
-    ``check_files`` also verifies that the files the params point at exist and are readable kinds.
+    ``check_files`` also verifies that the files the params point at exist and are readable kinds; without
+    ``pulled``, a data file DVC tracks may be absent (a clone that has not pulled its data).
     """
     try:
         text = path.read_text()
@@ -414,21 +479,22 @@ def load_settings(path: Path = PARAMS_FILE, *, check_files: bool = True) -> Sett
     except ValidationError as exc:
         raise SettingsError(_describe(path, exc)) from exc
     if check_files:
-        _check_files(path, settings)
+        _check_files(path, settings, pulled)
     return settings
 
 
-def _check_files(path: Path, settings: Settings) -> None:
+def _check_files(path: Path, settings: Settings, pulled: bool) -> None:
     data = settings.data
     if data.source == "file":
-        if not data.path.is_file():
+        tracked = Path(f"{data.path}.dvc").is_file()
+        if not data.path.is_file() and (pulled or not tracked):
             raise SettingsError(f"{path}: data.path: file {str(data.path)!r} does not exist")
         if data.path.suffix.lower() not in TABLE_SUFFIXES:
             raise SettingsError(f"{path}: data.path: {str(data.path)!r} must end in one of {', '.join(TABLE_SUFFIXES)}")
     suite = settings.validate_.suite
-    if suite is None:
+    if suite is None and data.source == "file":
         raise SettingsError(f"{path}: validate.suite: {NO_SUITE}")
-    if not suite.is_file():
+    if suite is not None and not suite.is_file():
         raise SettingsError(f"{path}: validate.suite: file {str(suite)!r} does not exist")
 
 

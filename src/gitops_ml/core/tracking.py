@@ -46,7 +46,7 @@ def model_run(tracking: TrackingSettings, model_md5: str, run_name: str, *, resu
     uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_uri
     try:
         mlflow.set_tracking_uri(uri)
-        experiment = mlflow.set_experiment(tracking.experiment)
+        experiment = mlflow.set_experiment(tracking.experiment_name)
         run_id = _newest_run_id(experiment.experiment_id, model_md5) if resume else None
         with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name) as run:
             mlflow.set_tag(MODEL_HASH_TAG, model_md5)
@@ -96,7 +96,7 @@ def _newest_model_run(tracking: TrackingSettings, model_md5: str) -> tuple[str, 
     import mlflow
 
     mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or tracking.default_uri)
-    experiment = mlflow.get_experiment_by_name(tracking.experiment)
+    experiment = mlflow.get_experiment_by_name(tracking.experiment_name)
     if experiment is None:
         return None
     run_id = _newest_run_id(experiment.experiment_id, model_md5)

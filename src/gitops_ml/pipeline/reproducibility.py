@@ -112,7 +112,7 @@ def compare_locks(before: dict[str, Any], after: dict[str, Any]) -> tuple[list[D
             continue
         if old.get("cmd") != new.get("cmd"):
             differences.append(Difference("command", "cmd", name, str(old.get("cmd")), str(new.get("cmd"))))
-        differences += _param_differences(name, old.get("params", {}), new.get("params", {}))
+        differences += param_differences(name, old.get("params", {}), new.get("params", {}))
         old_deps, new_deps = _hashes(old.get("deps", [])), _hashes(new.get("deps", []))
         for path in sorted(old_deps.keys() | new_deps.keys()):
             if not _derived(path, produced) and old_deps.get(path) != new_deps.get(path):
@@ -168,7 +168,8 @@ def _agree(old: Any, new: Any, tolerance: float) -> bool:
     return bool(old == new)
 
 
-def _param_differences(stage: str, before: dict[str, Any], after: dict[str, Any]) -> list[Difference]:
+def param_differences(stage: str, before: dict[str, Any], after: dict[str, Any]) -> list[Difference]:
+    """The params whose values differ, by dotted key, between two of a stage's ``params`` records."""
     old, new = dotted(before), dotted(after)
     return [
         Difference("param", _param_name(key), stage, _shown(old, key), _shown(new, key))

@@ -26,11 +26,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gitops_ml.core.files import atomic_path
 from gitops_ml.core.git import show
 from gitops_ml.core.lineage import file_md5
+from gitops_ml.core.settings import parse_params
 
 LOCK_FILE = Path("dvc.lock")
 
@@ -111,7 +110,8 @@ def locked_stages(text: str | None = None) -> dict[str, Any]:
     """The stages a dvc.lock records, by name: of ``text``, else of the work tree's file (none without one)."""
     if text is None:
         text = LOCK_FILE.read_text() if LOCK_FILE.is_file() else ""
-    stages: dict[str, Any] = (yaml.safe_load(text) or {}).get("stages", {})
+    # As DVC writes it, YAML 1.2: a class `no` stays the text "no" (YAML 1.1 would read false).
+    stages: dict[str, Any] = (parse_params(text, LOCK_FILE) or {}).get("stages", {})
     return stages
 
 

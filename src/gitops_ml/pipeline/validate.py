@@ -18,13 +18,15 @@ from gitops_ml.core import paths
 from gitops_ml.core.errors import DataError, DataValidationError
 from gitops_ml.core.files import read_table, write_json, write_text
 from gitops_ml.core.markdown import table
-from gitops_ml.core.settings import NO_SUITE, Settings
+from gitops_ml.core.settings import NO_SUITE, Settings, embedded_suite
 from gitops_ml.core.target import Target, decide
 
 SAMPLE_SIZE = 5
 MIN_CLASS_ROWS = 2
 NUMBERS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
 TYPE_EXPECTATIONS = ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type")
+# The embedded sources' own suites: part of the platform, as their data is.
+SUITES = Path(__file__).with_name("suites")
 
 DESCRIPTIONS = {
     "expect_table_columns_to_match_set": "table must have exactly the expected columns",
@@ -73,11 +75,20 @@ def run(settings: Settings) -> Report:
     return report
 
 
+def suite_file(settings: Settings) -> tuple[Path, str]:
+    """Where the suite is read from, and how reports name it: ``validate.suite``, else the embedded source's own
+    (named by its place in the project, the same on every machine)."""
+    if settings.validate_.suite is not None:
+        return settings.validate_.suite, str(settings.validate_.suite)
+    name = embedded_suite(settings.data)
+    if name is None:
+        raise DataError(f"validate.suite: {NO_SUITE}")
+    return SUITES / f"{name}.json", f"src/gitops_ml/pipeline/suites/{name}.json"
+
+
 def expectations(settings: Settings, target: Target | None = None) -> list[dict[str, Any]]:
     """The checked-in suite's expectations followed by those derived from params.yaml and the target."""
-    suite_path = settings.validate_.suite
-    if suite_path is None:
-        raise DataError(f"validate.suite: {NO_SUITE}")
+    suite_path, _ = suite_file(settings)
     try:
         suite = json.loads(suite_path.read_text())
         listed = [{"type": e["type"], "kwargs": e.get("kwargs", {})} for e in suite["expectations"]]
@@ -138,7 +149,7 @@ def validate(frame: pd.DataFrame, settings: Settings, *, data_path: Path) -> Rep
         data=str(data_path),
         rows=len(frame),
         columns=frame.shape[1],
-        suite=str(settings.validate_.suite),
+        suite=suite_file(settings)[1],
         evaluated=len(configs) + bool(target and target.is_classification),
         failures=failures,
         target=target.as_json() if target is not None and not failures else None,

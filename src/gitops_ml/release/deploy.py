@@ -18,11 +18,12 @@ from typing import Any
 
 import yaml
 
+from gitops_ml import NAME
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.github_api import GitHub, GitHubError
 
 ENVIRONMENTS = ("staging", "production")
-IMAGE_NAME = "gitops-ml"  # the logical name deploy/base uses; each overlay's `images:` maps it
+IMAGE_NAME = NAME  # the logical name deploy/base uses; each overlay's `images:` maps it
 IMAGE_FILE = "image.json"  # the release asset naming the pushed image's digest
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 VERSION = re.compile(r"^v\d{4}\.\d{2}\.\d{2}-[0-9a-f]{7}$")  # a release's tag, as gitops_ml.release.steps names it

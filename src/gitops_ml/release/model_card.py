@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gitops_ml import NAME
 from gitops_ml.core import markdown, paths
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.features import infer_type
@@ -56,7 +57,7 @@ def render(settings: Settings, version: str | None = None) -> str:
     target = recorded()
     predictions = Predictions.from_csv(paths.PREDICTIONS.read_text(), settings.data.id_columns, target)
     sections = [
-        f"# Model card: gitops-ml {'regressor' if target.task == 'regression' else 'classifier'}",
+        f"# Model card: {NAME} {'regressor' if target.task == 'regression' else 'classifier'}",
         _details(settings, target, version),
         "## Intended use and limitations\n\n" + _intended_use(settings),
         _training_data(settings, target, train, test),

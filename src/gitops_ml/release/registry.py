@@ -47,7 +47,7 @@ def register(settings: Settings, release: str, model_file: Path, metrics: Path, 
     model_md5 = file_md5(model_file)
     training_run = newest_model_run_id(settings.tracking, model_md5)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(settings.tracking.experiment)
+    mlflow.set_experiment(settings.tracking.experiment_name)
     with mlflow.start_run(run_name=f"release-{release}"):
         mlflow.log_params(json.loads(params.read_text()))
         mlflow.log_metrics({f"test_{name}": value for name, value in json.loads(metrics.read_text())["test"].items()})

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitops_ml import NAME
 from gitops_ml.core import markdown, paths
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.files import write_json, write_text
@@ -66,7 +67,7 @@ def version() -> str:
 
 def image_repository() -> str:
     """The image's repository on GitHub's container registry (whose names are lower case)."""
-    return f"ghcr.io/{os.environ.get('GITHUB_REPOSITORY', 'local/gitops-ml').lower()}"
+    return f"ghcr.io/{os.environ.get('GITHUB_REPOSITORY', f'local/{NAME}').lower()}"
 
 
 def image(tag: str) -> str:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitops_ml import NAME
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.github_api import GitHub
 from gitops_ml.report import data
@@ -76,7 +77,7 @@ class CommentJob:
             head_sha=os.environ["HEAD_SHA"],
             images=images,
             cml=shlex.split(os.environ.get("CML", "cml")),
-            watermark=os.environ.get("WATERMARK", "Model report"),
+            watermark=os.environ.get("WATERMARK") or f"Model report ({NAME})",
             author=os.environ.get("COMMENT_AUTHOR", "github-actions[bot]"),
             run_url=run_url if run_url.startswith(server + "/") else None,
         )

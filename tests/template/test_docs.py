@@ -1,12 +1,13 @@
-"""The figures the docs show as real output are the committed results', and every page they link exists."""
+"""The template's docs: the figures they show as real output are the example's committed results, and every page
+they link exists. (A test of the template repository: an adopted project has its own front page and results.)"""
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).parents[1]
+from tests.support import ROOT
+
 TEST_METRICS = json.loads((ROOT / "reports" / "evaluation" / "metrics.json").read_text())["test"]
 
 
