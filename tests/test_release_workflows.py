@@ -36,7 +36,7 @@ from tests.workflow_runner import STAND_INS, Act, as_secrets, clone, head, logs_
 pytestmark = pytest.mark.integration
 
 IMAGE = "ghcr.io/example/gitops-ml"
-PREVIOUS, NEWER = "v2026.11.20-1111111", "v2026.11.24-2222222"
+PREVIOUS, NEWER = "v2026.11.20-g1111111", "v2026.11.24-g2222222"
 DIGESTS = {PREVIOUS: "sha256:" + "1" * 64, NEWER: "sha256:" + "2" * 64}
 OVERLAYS = [str(deploy.overlay(environment)) for environment in deploy.ENVIRONMENTS]
 
@@ -343,9 +343,9 @@ def test_promotion_and_rollback_are_pull_requests_and_prod_follows_the_merge(ori
         assert deploy.read_pin(state.files(back["head"])[OVERLAYS[1]].decode(), "production") == pin(PREVIOUS)
 
         # A tag that is not a release opens nothing.
-        event = {"inputs": {"tag": "v2026.11.21-3333333", "reason": "typo"}}
+        event = {"inputs": {"tag": "v2026.11.21-g3333333", "reason": "typo"}}
         ran = run_workflow(act, main, "workflow_dispatch", event, "rollback.yml")
-        assert ran.returncode != 0 and "no published release v2026.11.21-3333333" in ran.stdout
+        assert ran.returncode != 0 and "no published release v2026.11.21-g3333333" in ran.stdout
         assert len(state.pulls) == 2
 
         # Dispatched from another branch, neither job runs.

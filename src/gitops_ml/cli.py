@@ -275,7 +275,7 @@ def _deploy_actions(parser: argparse.ArgumentParser) -> None:
     stage.add_argument("--dist", type=Path, default=Path("dist"), help="release folder (default: %(default)s)")
     stage.add_argument("--commit", action="store_true", help="commit to main instead of opening a pull request")
     promote = actions.add_parser("promote", help="open the pull request moving production to a release")
-    promote.add_argument("--tag", required=True, help="the release (like v2026.11.25-1a2b3c4)")
+    promote.add_argument("--tag", required=True, help="the release (like v2026.11.25-g1a2b3c4)")
     promote.add_argument("--live", type=Path, help="Markdown of compare-live to add to the pull request")
     rollback = actions.add_parser("rollback", help="open the pull request moving production back to a release")
     rollback.add_argument("--tag", required=True, help="the release to return to")

@@ -84,7 +84,7 @@ def test_a_release_registers_its_model_once_and_the_champion_moves_between_relea
     record_target(settings(**SYNTHETIC), pd.read_parquet(paths.RAW_DATA))
     split.run(settings(**SYNTHETIC, tracking=tracked))
     versions = []
-    for tag, c in (("v2026.11.20-1111111", 1.0), ("v2026.11.24-2222222", 0.3)):
+    for tag, c in (("v2026.11.20-g1111111", 1.0), ("v2026.11.24-g2222222", 0.3)):
         model = settings(**SYNTHETIC, tracking=tracked, train={"linear": {"C": c}})
         train.run(model)
         dist = workdir / tag  # only what the release folder holds: no models/, no training run
@@ -99,12 +99,12 @@ def test_a_release_registers_its_model_once_and_the_champion_moves_between_relea
 
     client = MlflowClient(mlflow_server)
     champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
-    assert (champion.version, champion.tags["release"]) == (versions[1], "v2026.11.24-2222222")
+    assert (champion.version, champion.tags["release"]) == (versions[1], "v2026.11.24-g2222222")
     run = client.get_run(champion.run_id)
     assert run.data.params["train.linear.C"] == "0.3" and run.data.metrics["test_roc_auc"] == 0.9
-    assert run.data.tags["model_md5"] == file_md5(workdir / "v2026.11.24-2222222" / steps.MODEL_FILE)
-    registry.make_champion("v2026.11.20-1111111")  # a rollback
+    assert run.data.tags["model_md5"] == file_md5(workdir / "v2026.11.24-g2222222" / steps.MODEL_FILE)
+    registry.make_champion("v2026.11.20-g1111111")  # a rollback
     champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
-    assert (champion.version, champion.tags["release"]) == (versions[0], "v2026.11.20-1111111")
-    with pytest.raises(PipelineError, match=rf"no {NAME} version tagged release=v2000\.01\.01-0000000"):
-        registry.make_champion("v2000.01.01-0000000")
+    assert (champion.version, champion.tags["release"]) == (versions[0], "v2026.11.20-g1111111")
+    with pytest.raises(PipelineError, match=rf"no {NAME} version tagged release=v2000\.01\.01-g0000000"):
+        registry.make_champion("v2000.01.01-g0000000")

@@ -21,7 +21,7 @@ from gitops_ml.release import deploy, promotion
 from tests.github_standin import REPOSITORY, GitHubState, github_api
 from tests.support import ROOT, make_settings
 
-PREVIOUS, CANDIDATE = "v2026.11.20-1111111", "v2026.11.25-2222222"
+PREVIOUS, CANDIDATE = "v2026.11.20-g1111111", "v2026.11.25-g2222222"
 REPO = "ghcr.io/example/gitops-ml"
 DIGESTS = {PREVIOUS: "sha256:" + "a" * 64, CANDIDATE: "sha256:" + "b" * 64}
 STAGING, PRODUCTION = (str(deploy.overlay(e)) for e in ("staging", "production"))
@@ -164,8 +164,8 @@ def test_the_promotion_pull_request_compares_with_production_and_carries_the_car
 
     with pytest.raises(PipelineError, match=f"production runs {PREVIOUS} already"):
         promotion.promote(make_settings(), PREVIOUS, github)
-    with pytest.raises(PipelineError, match=r"no published release v2026\.11\.21-3333333"):
-        promotion.promote(make_settings(), "v2026.11.21-3333333", github)
+    with pytest.raises(PipelineError, match=r"no published release v2026\.11\.21-g3333333"):
+        promotion.promote(make_settings(), "v2026.11.21-g3333333", github)
     with pytest.raises(PipelineError, match="'latest' is not a release version"):
         promotion.promote(make_settings(), "latest", github)
     with pytest.raises(PipelineError, match=r"--live: .*live\.md does not exist"):

@@ -49,11 +49,11 @@ def pipeline_run(workdir: Path, settings: Callable[..., Settings]) -> Settings:
 
 
 def test_the_card_has_every_section_with_the_pipelines_figures(pipeline_run: Settings, workdir: Path) -> None:
-    card = model_card.run(pipeline_run, workdir / "card.md", version="v2026.11.25-abc1234")
+    card = model_card.run(pipeline_run, workdir / "card.md", version="v2026.11.25-gabc1234")
     assert (workdir / "card.md").read_text() == card
     assert [line for line in card.splitlines() if line.startswith("#")][: len(SECTIONS)] == SECTIONS
     commit = git(workdir, "rev-parse", "HEAD").strip()
-    assert "| **Version** | v2026.11.25-abc1234 |" in card and f"| **Git commit** | `{commit}` |" in card
+    assert "| **Version** | v2026.11.25-gabc1234 |" in card and f"| **Git commit** | `{commit}` |" in card
     assert "| `train.model` | `linear` |" in card
     assert "**Intended use.**" in card and "<!--" not in card  # the checked-in text, without its editing notes
 

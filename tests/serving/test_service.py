@@ -601,7 +601,7 @@ def test_the_release_image_runs_in_a_real_container_engine(
     if engine is None or missing:
         pytest.skip(missing)
     short = git(server.project, "rev-parse", "--short=7", "HEAD").strip()
-    version = f"v2026.11.27-{short}"
+    version = f"v2026.11.27-g{short}"
     dist = tmp_path / "dist"
     dist.mkdir()
     exported = dist / f"{NAME}-{version}.bento"

@@ -26,7 +26,7 @@ ENVIRONMENTS = ("staging", "production")
 IMAGE_NAME = NAME  # the logical name deploy/base uses; each overlay's `images:` maps it
 IMAGE_FILE = "image.json"  # the release asset naming the pushed image's digest
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-VERSION = re.compile(r"^v\d{4}\.\d{2}\.\d{2}-[0-9a-f]{7}$")  # a release's tag, as gitops_ml.release.steps names it
+VERSION = re.compile(r"^v\d{4}\.\d{2}\.\d{2}-g?[0-9a-f]{7}$")  # a release's tag, as gitops_ml.release.steps names it (before the g: earlier releases)
 BASE_BRANCH = "main"
 MAX_BODY = 65_536
 
@@ -104,7 +104,7 @@ def pinned(text: str, pin: Pin, where: str) -> str:
 def published(github: GitHub, tag: str, context: str) -> dict[str, Any]:
     """The published release ``tag`` (a draft is not deployable: its assets may be half uploaded)."""
     if not VERSION.match(tag):
-        raise PipelineError(f"{context}: {tag!r} is not a release version (like v2026.11.25-1a2b3c4)")
+        raise PipelineError(f"{context}: {tag!r} is not a release version (like v2026.11.25-g1a2b3c4)")
     release = github.release(tag)
     if release is None or release.get("draft"):
         raise PipelineError(f"{context}: no published release {tag} in {github.repository}")

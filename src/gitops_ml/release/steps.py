@@ -14,7 +14,7 @@
 Moving the environments is ``gitops_ml.release.promotion``'s: pull requests against ``deploy/``.
 Every step finds what an earlier, interrupted run of it did and finishes the job, so re-running a
 failed workflow completes the release. The version is ``v<commit date>-<short commit>``
-(``v2026.11.25-1a2b3c4``): the same string tags the release, the image and the Bento, sorts by
+(``v2026.11.25-g1a2b3c4``): the same string tags the release, the image and the Bento, sorts by
 date and names the commit.
 """
 
@@ -61,8 +61,11 @@ class Baseline:
 
 
 def version() -> str:
+    """The commit's date and short hash, the hash after a `g` as git describe writes it: never a PEP 440 version
+    (``-1234567`` alone would read as a post-release), so Copier never takes a model release for a release of the
+    template when both live in one repository (docs/adopt.md)."""
     date = git("show", "-s", "--format=%cd", "--date=format-local:%Y.%m.%d", "HEAD")
-    return f"v{date}-{git('rev-parse', '--short=7', 'HEAD')}"
+    return f"v{date}-g{git('rev-parse', '--short=7', 'HEAD')}"
 
 
 def image_repository() -> str:
