@@ -41,10 +41,10 @@ export ITERATIVE_DO_NOT_TRACK := 1
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help setup init check-repro pull repro test test-fast lint bench clean bento serve pr-repro pr-report pr-comment \
+.PHONY: help setup adopt init check-repro pull repro test test-fast lint bench clean bento serve pr-repro pr-report pr-comment \
 	pr-checks release-repro repro-push cloud-runner release-tested release-gate release-bundle release-image release-publish release-register \
 	release-stage promote rollback deployed \
-	monitor-fetch monitor drift-issue team-stack
+	monitor-fetch monitor drift-issue template-update team-stack
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-21s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +65,9 @@ $(WORKFLOW_LINT): tests/workflows/package-lock.json
 	npm ci --prefix tests/workflows --no-audit --no-fund --ignore-scripts --silent
 
 setup: $(VENV)/.synced ## Install the locked environment into .venv (seconds with uv)
+
+adopt: setup ## Turn a copy made with "Use this template" into an adopted project (TEMPLATE=<the template's address>)
+	python -m gitops_ml adopt --template "$${TEMPLATE:?make adopt TEMPLATE=gh:<owner>/gitops-ml}" -- $(COPIER_ARGS)
 
 init: setup ## After copier copy (its task runs it): DATA_FILE to data.path, tracked by DVC, its suite drafted
 	python -m gitops_ml init $(if $(DATA_FILE),--data-file "$(DATA_FILE)")
@@ -169,6 +172,9 @@ lint: setup ## ruff (lint and format) and mypy on src/
 	ruff check src tests
 	ruff format --check src tests
 	mypy src
+
+template-update: setup ## Bring the template's newest release (copier update): CI opens one pull request (GITHUB_TOKEN)
+	python -m gitops_ml template-update
 
 team-stack: setup ## Run the team's servers here until Ctrl-C: PostgreSQL, S3 and mlflow server (docs/team.md)
 	python -m gitops_ml team-stack

@@ -23,6 +23,12 @@ and observed of GitHub (see each route):
   repository setting that lets GitHub Actions open one (off by default: 403), its head branch
   (422), a difference from its base (422 "No commits between"), at most one open per head and base
   (422 "A pull request already exists"), and a body of at most 65,536 characters;
+- many files change at once by the git database API: a blob from its content (``utf-8`` or ``base64``), a tree
+  of entries on a ``base_tree`` (each a ``path``, a ``mode`` of git's, type ``blob`` and an existing blob's
+  ``sha``, or ``sha: null`` to delete), a commit of an existing tree on existing parents (422 for an unknown
+  object); a tree that touches ``.github/workflows/`` answers 403 "Resource not accessible by integration"
+  unless the token may write workflows (``workflows_writable``: GITHUB_TOKEN never may, a token of one's own
+  with the workflows permission may);
 - ``/upload`` stands in for CML's asset host (``--publish-url``): no token, the raw file as the body,
   its public URL as the answer's text, or a 500 with ``asset_uploads = "fail"``.
 
@@ -72,6 +78,9 @@ class GitHubState:
     commits: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha -> files, message, parent
     pulls: list[dict[str, Any]] = field(default_factory=list)  # opened through the API
     actions_may_open_pulls: bool = False  # Settings > Actions > "Allow GitHub Actions to create ... pull requests"
+    workflows_writable: bool = False  # the token may change .github/workflows/ (GITHUB_TOKEN never may)
+    blobs: dict[str, bytes] = field(default_factory=dict)  # sha -> content, made by the git database API
+    trees: dict[str, dict[str, bytes]] = field(default_factory=dict)  # sha -> the files it holds
     next_id: int = 1000
 
     def branch(self, name: str, files: dict[str, bytes], message: str = "as the test set it up") -> str:
@@ -339,6 +348,72 @@ def update_ref(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
     h._send(200, {"ref": f"refs/heads/{m['branch']}", "object": {"sha": body["sha"], "type": "commit"}})
 
 
+def _tree_sha(files: dict[str, bytes]) -> str:
+    return hashlib.sha1(repr(sorted(files.items())).encode()).hexdigest()
+
+
+def get_commit(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    commit = h.state.commits.get(m["sha"])
+    if commit is None:
+        return h._send(404, {"message": "Not Found"})
+    tree = _tree_sha(commit["files"])
+    h.state.trees[tree] = dict(commit["files"])
+    parents = [{"sha": commit["parent"]}] if commit["parent"] else []
+    h._send(200, {"sha": m["sha"], "message": commit["message"], "tree": {"sha": tree}, "parents": parents})
+
+
+def create_blob(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    body = h.json_body() or {}
+    content, encoding = body.get("content"), body.get("encoding", "utf-8")
+    if not isinstance(content, str) or encoding not in ("utf-8", "base64"):
+        return h._send(422, {"message": 'Invalid request.\n\n"content" wasn\'t supplied.'})
+    data = base64.b64decode(content) if encoding == "base64" else content.encode()
+    sha = _blob_sha(data)
+    h.state.blobs[sha] = data
+    h._send(201, {"sha": sha})
+
+
+def create_tree(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    body = h.json_body() or {}
+    base = body.get("base_tree")
+    if base is not None and base not in h.state.trees:
+        return h._send(422, {"message": f"base_tree {base} is not a valid tree"})
+    files = dict(h.state.trees[base]) if base else {}
+    entries = body.get("tree")
+    if not isinstance(entries, list) or not entries:
+        return h._send(422, {"message": 'Invalid request.\n\n"tree" wasn\'t supplied.'})
+    for entry in entries:
+        path, mode, sha = entry.get("path"), entry.get("mode"), entry.get("sha", "")
+        if not isinstance(path, str) or path.startswith("/") or mode not in ("100644", "100755", "120000"):
+            return h._send(422, {"message": f"tree.path or tree.mode is invalid: {path!r} {mode!r}"})
+        if entry.get("type") != "blob":
+            return h._send(422, {"message": f"tree.type must be blob for {path}"})
+        if path.startswith(".github/workflows/") and not h.state.workflows_writable:
+            return h._send(403, {"message": "Resource not accessible by integration"})
+        if sha is None:
+            files.pop(path, None)
+        elif sha in h.state.blobs:
+            files[path] = h.state.blobs[sha]
+        else:
+            return h._send(422, {"message": f"tree.sha {sha} is not a valid blob"})
+    tree = _tree_sha(files)
+    h.state.trees[tree] = files
+    h._send(201, {"sha": tree})
+
+
+def create_commit(h: _Handler, m: re.Match[str], q: dict[str, list[str]]) -> None:
+    body = h.json_body() or {}
+    tree, parents, message = body.get("tree"), body.get("parents", []), body.get("message")
+    if not isinstance(message, str) or tree not in h.state.trees:
+        return h._send(422, {"message": "Tree SHA does not exist" if isinstance(message, str) else "message missing"})
+    if not isinstance(parents, list) or len(parents) > 1 or any(p not in h.state.commits for p in parents):
+        return h._send(422, {"message": "Parent SHA does not exist or is not a commit object"})
+    parent = parents[0] if parents else None
+    sha = hashlib.sha1(f"{parent} {message} {tree}".encode()).hexdigest()
+    h.state.commits[sha] = {"files": dict(h.state.trees[tree]), "message": message, "parent": parent}
+    h._send(201, {"sha": sha, "tree": {"sha": tree}, "parents": [{"sha": p} for p in parents], "message": message})
+
+
 def _custom(h: _Handler, resource: str, message: str) -> None:
     h._send(
         422, {"message": "Validation Failed", "errors": [{"resource": resource, "code": "custom", "message": message}]}
@@ -564,6 +639,10 @@ ROUTES: list[tuple[str, str, Route]] = [
     ("POST", rf"{_REPO}/pulls", create_pull),
     ("GET", rf"{_REPO}/contents/(?P<path>.+)", get_contents),
     ("PUT", rf"{_REPO}/contents/(?P<path>.+)", put_contents),
+    ("GET", rf"{_REPO}/git/commits/(?P<sha>[0-9a-f]{{40}})", get_commit),
+    ("POST", rf"{_REPO}/git/blobs", create_blob),
+    ("POST", rf"{_REPO}/git/trees", create_tree),
+    ("POST", rf"{_REPO}/git/commits", create_commit),
     ("GET", rf"{_REPO}/git/ref/heads/(?P<branch>.+)", get_ref),
     ("POST", rf"{_REPO}/git/refs", create_ref),
     ("PATCH", rf"{_REPO}/git/refs/heads/(?P<branch>.+)", update_ref),

@@ -147,6 +147,31 @@ def _changes(args: argparse.Namespace) -> None:
     print(f"platform: {shown}" if platform else f"project: {', '.join(changed[:5]) or 'nothing changed'}")
 
 
+@command(
+    "template-update",
+    "bring the template's newest release (copier update): a pull request with GITHUB_TOKEN, else in the work tree",
+)
+def _template_update(args: argparse.Namespace) -> None:
+    from gitops_ml.core.github_api import GitHub
+    from gitops_ml.template import update
+
+    print(update.run(GitHub.from_environment() if os.environ.get("GITHUB_TOKEN") else None))
+
+
+@command(
+    "adopt",
+    'turn a copy made with GitHub\'s "Use this template" into an adopted project (copier copy over it)',
+    arg("--template", required=True, help="the template's address, as copier takes it (gh:owner/name, a URL)"),
+    arg("copier_args", nargs=argparse.REMAINDER, help="more options for copier copy (--vcs-ref, --defaults, --data)"),
+)
+def _adopt(args: argparse.Namespace) -> None:
+    from gitops_ml.template.adopt import adopt
+
+    removed = adopt(args.template, [a for a in args.copier_args if a != "--"])
+    print(f"adopt: the template's own files removed ({len(removed)}), the project staged in git; next: git commit, "
+          "then make repro")  # fmt: skip
+
+
 @command("restore", "restore unchanged stages' outputs from DVC's run-cache (after dvc pull)")
 def _restore(args: argparse.Namespace) -> None:
     from gitops_ml.pipeline import restore

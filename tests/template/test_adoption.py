@@ -132,3 +132,34 @@ def test_a_team_adopts_the_template_on_its_own_table_and_its_checks_pass(
     )  # fmt: skip
     assert stale.returncode == 1
     assert f"data data/external/{table.name}: data/external/{table.name}.dvc pins another version" in stale.stdout
+
+
+def test_a_copy_made_with_use_this_template_becomes_the_project_copier_copy_makes(
+    template: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """GitHub's "Use this template" copies the repository as it is, in one new commit: make adopt then leaves the
+    same files as copier copy with the same answers."""
+    given = answers(project_name="acme-churn", github_repository="acme/acme-churn", data_source="synthetic")
+    direct = tmp_path / "direct"
+    assert copier(env, "copy", "--trust", "--defaults", *given, str(template), str(direct)).returncode == 0
+
+    verbatim = tmp_path / "acme-churn"
+    subprocess.run(["git", "clone", "-q", str(template), str(verbatim)], check=True)
+    subprocess.run(["rm", "-rf", str(verbatim / ".git")], check=True)
+    git(verbatim, "init", "-q", "-b", "main")
+    git(verbatim, "add", "-A")
+    git(verbatim, "commit", "-q", "-m", "Initial commit")  # what GitHub makes of the template
+    adopted = make(verbatim, env, "adopt", f"TEMPLATE={template}", f"COPIER_ARGS=--defaults {' '.join(given)}")
+    assert adopted.returncode == 0, adopted.stdout[-3000:] + adopted.stderr[-3000:]
+    assert "adopt: the template's own files removed" in adopted.stdout
+
+    def files(folder: Path) -> dict[str, bytes]:
+        ignored = set(git(folder, "ls-files", "--others", "--ignored", "--exclude-standard").splitlines())
+        return {
+            str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and ".git" not in p.relative_to(folder).parts and str(p.relative_to(folder)) not in ignored
+        }  # fmt: skip
+
+    made, expected = files(verbatim), files(direct)
+    assert made.keys() == expected.keys(), made.keys() ^ expected.keys()
+    assert [name for name in made if made[name] != expected[name]] == []

@@ -128,6 +128,23 @@ class GitHub:
         done = self._json("PUT", f"/repos/{self.repository}/contents/{urllib.parse.quote(path)}", payload)
         return str(done["commit"]["sha"])
 
+    def commit(self, parent: str, changes: dict[str, tuple[str, bytes] | None], message: str) -> str:
+        """A commit on top of ``parent`` changing many files at once (``path: (mode, bytes)``, or None to delete
+        one), made with the git database API; its sha. A branch still has to point at it."""
+        tree = self._json("GET", f"/repos/{self.repository}/git/commits/{parent}")["tree"]["sha"]
+        entries: list[dict[str, Any]] = []
+        for path, change in sorted(changes.items()):
+            if change is None:
+                entries.append({"path": path, "mode": "100644", "type": "blob", "sha": None})
+                continue
+            mode, content = change
+            blob = self._json("POST", f"/repos/{self.repository}/git/blobs",
+                              {"content": base64.b64encode(content).decode(), "encoding": "base64"})  # fmt: skip
+            entries.append({"path": path, "mode": mode, "type": "blob", "sha": blob["sha"]})
+        made = self._json("POST", f"/repos/{self.repository}/git/trees", {"base_tree": tree, "tree": entries})
+        payload = {"message": message, "tree": made["sha"], "parents": [parent]}
+        return str(self._json("POST", f"/repos/{self.repository}/git/commits", payload)["sha"])
+
     def branch_head(self, branch: str) -> str:
         return str(self._json("GET", self._ref(branch, "ref"))["object"]["sha"])
 

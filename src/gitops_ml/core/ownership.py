@@ -9,7 +9,8 @@ A project started from the template holds both. The difference decides three thi
 - what a platform test's project is made of: the platform's files, never the team's
   (``tests/support.py``), so the suite passes whatever table the team brings.
 
-Patterns are gitignore's, relative to the project's root.
+Patterns are gitignore's, relative to the project's root, written so that Copier's matcher and pathspec's
+``GitIgnoreSpec`` agree on them (a file's folder is not matched alone: ``/models/**``, not ``/models``).
 """
 
 from __future__ import annotations
@@ -21,16 +22,12 @@ import pathspec
 # The team's data, results and texts: no template carries them and no platform test reads them.
 PROJECT_STATE = (
     "/dvc.lock",
-    "/data/*",
-    "!/data/expectations",
-    "!/data/external",
-    "/data/expectations/*",
+    "/data/*/**",
     "!/data/expectations/README.md",
-    "/data/external/*",
     "!/data/external/README.md",
-    "/models",
-    "/reports/evaluation",
-    "/reports/validation",
+    "/models/**",
+    "/reports/evaluation/**",
+    "/reports/validation/**",
     "/docs/intended-use.md",
     "/.copier-answers.yml",
 )

@@ -26,7 +26,9 @@ ENVIRONMENTS = ("staging", "production")
 IMAGE_NAME = NAME  # the logical name deploy/base uses; each overlay's `images:` maps it
 IMAGE_FILE = "image.json"  # the release asset naming the pushed image's digest
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-VERSION = re.compile(r"^v\d{4}\.\d{2}\.\d{2}-g?[0-9a-f]{7}$")  # a release's tag, as gitops_ml.release.steps names it (before the g: earlier releases)
+VERSION = re.compile(
+    r"^v\d{4}\.\d{2}\.\d{2}-g?[0-9a-f]{7}$"
+)  # a release's tag, as gitops_ml.release.steps names it (before the g: earlier releases)
 BASE_BRANCH = "main"
 MAX_BODY = 65_536
 
