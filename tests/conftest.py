@@ -14,6 +14,7 @@ import pytest
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.settings import Settings
 from gitops_ml.team.stack import Stack, postgres_binary, team_stack
+from tests import container_engine
 from tests.github_standin import GitHubState, github_api
 from tests.support import ROOT, make_settings, reproduced_project, write_params
 
@@ -27,6 +28,16 @@ for _name, _value in {
     "DO_NOT_TRACK": "1",  # Evidently
 }.items():
     os.environ.setdefault(_name, _value)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the main process only (not in each xdist worker), when the integration tests will run: start building
+    the container base image the release image's test needs, so that it is ready by the time that test runs."""
+    service_tests = ROOT / "tests" / "serving" / "test_service.py"
+    wanted = [Path(str(arg).split("::")[0]).resolve() for arg in config.args] or [ROOT / "tests"]
+    runs_it = any(path == service_tests or path in service_tests.parents for path in wanted)
+    if not hasattr(config, "workerinput") and runs_it and "not integration" not in (config.option.markexpr or ""):
+        container_engine.start_base_image()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

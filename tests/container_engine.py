@@ -9,10 +9,13 @@ once and kept in the engine's store. ``find()`` says why no engine can run the t
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +48,32 @@ def find() -> tuple[Engine | None, str]:
     return Engine("podman", {"CONTAINERS_CONF": str(PODMAN_CONF)}), ""
 
 
+# One build at a time on a machine (the engine's store is the machine's): the suite starts one early, in the
+# background (start_base_image), and the test that needs the image waits here for it.
+BUILD_LOCK = Path(tempfile.gettempdir()) / "gitops-ml-base-image.lock"
+
+
+def start_base_image() -> subprocess.Popen[bytes] | None:
+    """Build the base image in the background while other tests run, when an engine lacks it: it takes minutes
+    cold (debootstrap from Debian's mirror), mostly waiting on the network, and one test needs it."""
+    engine, missing = find()
+    if engine is None or missing or engine.run("image", "exists", BASE_IMAGE).returncode == 0:
+        return None
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.container_engine"], cwd=Path(__file__).parents[1],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
 def ensure_base_image(engine: Engine, folder: Path) -> str:
     """``python:3.11-slim`` in the engine's store, built from Debian when it cannot be pulled: '', or the tool
-    missing to build it (a build that fails raises)."""
+    missing to build it (a build that fails raises). Waits for a build already under way."""
+    with BUILD_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_base_image(engine, folder)
+
+
+def _ensure_base_image(engine: Engine, folder: Path) -> str:
     if engine.run("image", "exists", BASE_IMAGE).returncode == 0 or engine.run("pull", BASE_IMAGE).returncode == 0:
         return ""
     if not shutil.which("debootstrap"):
@@ -78,3 +104,10 @@ def ensure_base_image(engine: Engine, folder: Path) -> str:
     if imported.returncode != 0:
         raise RuntimeError(f"{engine.command} import of the stand-in base image failed: {imported.stderr[-500:]}")
     return ""
+
+
+if __name__ == "__main__":  # the background build of start_base_image
+    found, _ = find()
+    if found is not None:
+        with tempfile.TemporaryDirectory() as scratch:
+            ensure_base_image(found, Path(scratch))

@@ -132,6 +132,21 @@ def reproduced_project(destination: Path) -> Path:
     return project
 
 
+def shared_environment() -> Path:
+    """One environment for every project this test process makes and runs ``make`` in (copies of the template, act's
+    job workspaces), in place of a new ``.venv`` each: ``make`` takes uv's ``UV_PROJECT_ENVIRONMENT``, a job's
+    ``make setup`` then installs only the project itself, and what Python compiles once is compiled for all.
+    The processes run one after another, so they never sync it at the same time."""
+    import atexit
+    import os
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / f"gitops-ml-shared-venv-{os.getpid()}"
+    if not folder.exists():
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def git(folder: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args],

@@ -18,7 +18,7 @@ LAYERS = [
     {"core"},  # settings, paths, files, git: what every part shares
     {"quality", "serving", "team"},  # model metrics and comparisons; the service, which ships alone; team servers
     {"pipeline"},  # the DVC stages
-    {"report", "release", "monitoring", "template"},  # what reads the pipeline's results; the template's side
+    {"report", "release", "monitoring", "adoption"},  # what reads the pipeline's results; life beside the template
     {"cli"},  # the commands
     {"__main__"},  # python -m gitops_ml
 ]

@@ -4,7 +4,8 @@ act runs each job on the host (``-P ubuntu-latest=-self-hosted``). GitHub's mark
 cannot be fetched here, so each is replaced through ``--local-repository`` by a stand-in under
 ``tests/workflows/stand-ins/`` that mirrors the pinned version's inputs and behaviour (its header
 says which); the checkout stand-in copies the repository act runs in, as GitHub's. Jobs install
-the project with the host's uv from its warm cache, offline, so nothing is downloaded.
+the project with the host's uv from its warm cache, offline, so nothing is downloaded, into one environment
+shared by the test process's jobs (``tests.support.shared_environment``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from gitops_ml.team.stack import CLIENT_DOWNLOADS, Stack
 from tests.github_standin import REPOSITORY, GitHubState
-from tests.support import ROOT, git
+from tests.support import ROOT, git, shared_environment
 
 BIN = Path(sys.executable).parent
 STAND_INS = ROOT / "tests" / "workflows" / "stand-ins"
@@ -87,6 +88,7 @@ class Act:
             "UV": str(uv),
             "UV_CACHE_DIR": cache,
             "UV_OFFLINE": "1",
+            "UV_PROJECT_ENVIRONMENT": str(shared_environment()),
             "GIT_PAGER": "cat",
             "STANDIN_ARTIFACTS": str(folder / "artifacts"),
             "STANDIN_CACHE": str(folder / "caches"),

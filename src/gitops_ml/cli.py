@@ -120,7 +120,7 @@ def _check_results(args: argparse.Namespace) -> int:
     arg("--data-file", type=Path, help="the table to copy to data.path (a project that has it there: omit)"),
 )
 def _init(args: argparse.Namespace) -> None:
-    from gitops_ml.template.start import start
+    from gitops_ml.adoption.start import start
 
     for line in start(settings(args, check_files=False), args.data_file):
         print(f"init: {line}")
@@ -153,7 +153,7 @@ def _changes(args: argparse.Namespace) -> None:
 )
 def _template_update(args: argparse.Namespace) -> None:
     from gitops_ml.core.github_api import GitHub
-    from gitops_ml.template import update
+    from gitops_ml.adoption import update
 
     print(update.run(GitHub.from_environment() if os.environ.get("GITHUB_TOKEN") else None))
 
@@ -165,7 +165,7 @@ def _template_update(args: argparse.Namespace) -> None:
     arg("copier_args", nargs=argparse.REMAINDER, help="more options for copier copy (--vcs-ref, --defaults, --data)"),
 )
 def _adopt(args: argparse.Namespace) -> None:
-    from gitops_ml.template.adopt import adopt
+    from gitops_ml.adoption.adopt import adopt
 
     removed = adopt(args.template, [a for a in args.copier_args if a != "--"])
     print(f"adopt: the template's own files removed ({len(removed)}), the project staged in git; next: git commit, "

@@ -1,8 +1,8 @@
 """The template as a team meets it: this work tree as a tagged git repository, ``copier copy`` and ``copier update``
 from it, and ``make`` in the copies, with the real Copier, DVC and the pipeline.
 
-The copies share one environment per test process (``make`` honours uv's ``UV_PROJECT_ENVIRONMENT``) and the
-host's uv with its warm cache, so a copy's ``make setup`` installs nothing but the copy itself.
+The copies share one environment per test process (``tests.support.shared_environment``) and the host's uv with
+its warm cache, so a copy's ``make setup`` installs nothing but the copy itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gitops_ml.pipeline.synthetic import make_customer_table
-from tests.support import ROOT, git, unmeasured
+from tests.support import ROOT, git, shared_environment, unmeasured
 
 TARGETS = {"binary": "will_leave", "multiclass": "tier", "regression": "value"}
 
@@ -39,9 +39,10 @@ def template_repository(destination: Path, tag: str = "v1.0.0") -> Path:
     return destination
 
 
-def copy_env(environment: Path) -> dict[str, str]:
+def copy_env() -> dict[str, str]:
     """What ``copier`` and ``make`` run with in a copy: the shared environment, the host's uv, no coverage (the
     copies' pipeline is measured by its own tests), and Python free to cache its bytecode."""
+    environment = shared_environment()
     env = unmeasured(dict(os.environ))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("VIRTUAL_ENV", None)

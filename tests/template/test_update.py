@@ -5,7 +5,6 @@ proposes it as one pull request."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,8 +49,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    yield copy_env(tmp_path_factory.mktemp("environment") / "venv")
+def env() -> dict[str, str]:
+    return copy_env()
 
 
 def adopted(template: Path, env: dict[str, str], folder: Path, *, reproduce: bool) -> Path:
@@ -142,17 +141,12 @@ def test_the_template_update_workflow_opens_one_pull_request_updates_it_and_stay
         assert b"help: ## List the targets" in state.files("template-update")["Makefile"]
         assert "docs/retired.md" not in state.files("template-update")
 
-        # A newer release that changes a workflow: GITHUB_TOKEN may not write it, a token of the team's own may.
+        # A newer release, which changes a workflow: a token of the team's own may write it (TEMPLATE_UPDATE_TOKEN;
+        # GITHUB_TOKEN's refusal is tested in tests/adoption/test_update.py).
         workflow = template / ".github/workflows/template-update.yml"
         workflow.write_text(workflow.read_text().replace('"23 5 * * 1"', '"41 4 * * 2"'))
         git(template, "commit", "-q", "-am", "a later schedule")
         git(template, "tag", "v1.2.0")
-        refused = run(state.token)
-        assert refused.returncode != 0
-        assert (
-            "GITHUB_TOKEN may not write workflow files; give the Template update workflow a TEMPLATE_UPDATE_TOKEN"
-            in (refused.stdout)
-        )
         state.workflows_writable = True
         second = run(state.token)
         assert second.returncode == 0, second.stdout[-4000:]
