@@ -152,8 +152,8 @@ def _changes(args: argparse.Namespace) -> None:
     "bring the template's newest release (copier update): a pull request with GITHUB_TOKEN, else in the work tree",
 )
 def _template_update(args: argparse.Namespace) -> None:
-    from gitops_ml.core.github_api import GitHub
     from gitops_ml.adoption import update
+    from gitops_ml.core.github_api import GitHub
 
     print(update.run(GitHub.from_environment() if os.environ.get("GITHUB_TOKEN") else None))
 
