@@ -54,6 +54,11 @@ def test_an_update_is_one_commit_on_its_branch_and_one_pull_request_brought_up_t
             "Makefile": b"help: ## List the targets\n", ".ci/run": b"#!/bin/sh\nmake test\n",
         }  # fmt: skip
         assert pull["title"] == "Template update: v1.0.0 -> v1.1.0" and "need a decision" not in pull["body"]
+        url = "https://github.com/owner/gitops-ml"
+        assert (
+            f"[the release notes]({url}/releases/tag/v1.1.0), [every commit]({url}/compare/v1.0.0...v1.1.0)"
+            in (pull["body"])
+        )
 
         (tmp_path / "Makefile").write_text("<<<<<<< before updating\nours\n=======\ntheirs\n>>>>>>> after updating\n")
         again = update.propose(github, a_change(tmp_path, ["Makefile"], conflicts=("Makefile",)))

@@ -17,6 +17,10 @@ OUTPUT = ROOT / "reports" / "bench.json"
 
 SUITES = {"pipeline": pipeline.run, "service": service.run, "shadow": shadow.run, "pr_workflow": pr_workflow.run,
           "monitor": monitor.run, "team": team.run}  # fmt: skip
+if (ROOT / "tests" / "template").is_dir():  # the template's repository (an adopted project has no template to copy)
+    from tests.template import bench_adoption
+
+    SUITES["adoption"] = bench_adoption.run
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ body, and its checks fail until they are resolved. Without a token the work tree
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ from gitops_ml.core.git import git
 from gitops_ml.core.github_api import GitHub, GitHubError
 
 ANSWERS = Path(".copier-answers.yml")
+# A template on GitHub, as Copier takes its address: gh:owner/name, or its https or ssh URL.
+GITHUB_SOURCE = re.compile(
+    r"^(?:gh:|https://github\.com/|git@github\.com:)(?P<repository>[\w.-]+/[\w.-]+?)(?:\.git)?/?$"
+)
 BRANCH = "template-update"
 BASE = "main"
 WORKFLOWS = ".github/workflows/"
@@ -67,6 +72,11 @@ class Update:
         lines += ["Changed files:", "", *(f"- `{path}`" for path in self.changed[:200])]
         if len(self.changed) > 200:
             lines.append(f"- and {len(self.changed) - 200} more")
+        github = GITHUB_SOURCE.match(self.source)
+        if github:
+            url = f"https://github.com/{github['repository']}"
+            lines += ["", f"What changed: [the release notes]({url}/releases/tag/{self.after}), "
+                          f"[every commit]({url}/compare/{self.before}...{self.after})."]  # fmt: skip
         return "\n".join(lines)
 
 
