@@ -138,6 +138,7 @@ NEEDS: dict[str, dict[str, str]] = {
     "make promote": {"contents": "write", "pull-requests": "write"},
     "make rollback": {"contents": "write", "pull-requests": "write"},
     "make deployed": {"contents": "read", "packages": "write"},  # the release's image record; :prod
+    "make template-update": {"contents": "write", "pull-requests": "write"},  # a commit on a branch, its pull request
 }
 LEVELS = {"none": 0, "read": 1, "write": 2}
 
