@@ -151,7 +151,7 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
 
     [release] = [r for r in state.releases if r["tag_name"] != PREVIOUS]
     version = release["tag_name"]
-    assert re.fullmatch(rf"v\d{{4}}\.\d{{2}}\.\d{{2}}-{commit[:7]}", version)
+    assert re.fullmatch(rf"v\d{{4}}\.\d{{2}}\.\d{{2}}-g{commit[:7]}", version)
     assert not release["draft"] and state.latest == version and release["target_commitish"] == commit
     assert "Promotion gate passed" in second.stdout and f"Against release `{PREVIOUS}`" in second.stdout
     notes = release["body"]
