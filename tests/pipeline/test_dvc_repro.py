@@ -42,7 +42,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory, new_project: Path) -> P
     before changing it)."""
     project = tmp_path_factory.mktemp("fresh") / "project"
     subprocess.run(["git", "clone", "-q", str(new_project), str(project)], check=True)
-    result = repro(project)
+    result = repro(project, measured=False)  # the stages' code is measured by the tests that change a stage below
     assert result.returncode == 0, result.stdout + result.stderr
     # The validation report is committed (cache: false) and the re-ingested data is identical: DVC skips it.
     assert ran_stages(result.stdout) == ["ingest", "split", "train", "evaluate", "package"]
@@ -50,9 +50,9 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory, new_project: Path) -> P
 
 
 @pytest.fixture
-def project(reproduced: Path, tmp_path: Path) -> Path:
-    """A private copy of the reproduced project, DVC cache and outputs included."""
-    return Path(shutil.copytree(reproduced, tmp_path / "project", symlinks=True))
+def project(new_project: Path, tmp_path: Path) -> Path:
+    """A private copy of a reproduced project, DVC cache and outputs included."""
+    return Path(shutil.copytree(new_project, tmp_path / "project", symlinks=True))
 
 
 def check_repro(project: Path) -> subprocess.CompletedProcess[str]:
@@ -309,11 +309,11 @@ def test_missing_data_file_is_named_by_its_key_before_dvc_runs(project: Path) ->
     assert "data.path: file 'data/external/nowhere.csv' does not exist" in result.stderr
 
 
-def test_dvc_yaml_declares_the_paths_the_stages_write(reproduced: Path) -> None:
+def test_dvc_yaml_declares_the_paths_the_stages_write(new_project: Path) -> None:
     """As DVC resolves dvc.yaml and monitoring/dvc.yaml, against the paths the stages' code uses."""
     from dvc.repo import Repo
 
-    with Repo(str(reproduced)) as repo:
+    with Repo(str(new_project)) as repo:
         resolved = {stage.name: stage for stage in repo.index.stages}
 
     def declared(stage: str) -> set[str]:
