@@ -147,6 +147,16 @@ def shared_environment() -> Path:
     return folder
 
 
+def host_uv() -> Path:
+    """The uv ``make`` runs with: the one named by ``UV`` (make's variable, taken from the environment), else the
+    one ``make setup`` installs under ``.tools``."""
+    import os
+
+    named = os.environ.get("UV")
+    found = shutil.which(named) if named else None
+    return Path(found) if found else ROOT / ".tools" / "bin" / "uv"
+
+
 def git(folder: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args],

@@ -24,7 +24,7 @@ from typing import Any
 
 from gitops_ml.team.stack import CLIENT_DOWNLOADS, Stack
 from tests.github_standin import REPOSITORY, GitHubState
-from tests.support import ROOT, git, shared_environment
+from tests.support import ROOT, git, host_uv, shared_environment
 
 BIN = Path(sys.executable).parent
 STAND_INS = ROOT / "tests" / "workflows" / "stand-ins"
@@ -80,7 +80,7 @@ class Act:
 
     @classmethod
     def create(cls, folder: Path, **env: str) -> Act:
-        uv = ROOT / ".tools" / "bin" / "uv"
+        uv = host_uv()
         cache = subprocess.run([uv, "cache", "dir"], check=True, capture_output=True, text=True).stdout.strip()
         defaults = {
             # The host's uv and its package cache, offline: the job's `make setup` installs from uv.lock

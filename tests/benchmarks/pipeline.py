@@ -10,7 +10,6 @@ run ends with the pull-request report of a training-parameter change against its
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import time
@@ -19,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tests.support import ROOT, SYNTHETIC, copy_project, edit_params, git, tool_env, write_params
+from tests.support import ROOT, SYNTHETIC, copy_project, edit_params, git, host_uv, tool_env, write_params
 
 STAGES = ("ingest", "validate", "split", "train", "evaluate", "package")
 TASKS = ("binary", "multiclass", "regression")
@@ -49,7 +48,7 @@ def run(folder: Path) -> dict[str, Any]:
 
 def install_seconds(folder: Path) -> float:
     """uv sync --locked into an empty environment; the package cache is warm from ``make setup``."""
-    uv = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
+    uv = host_uv()
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(folder / "venv")}
     start = time.perf_counter()
     subprocess.run([uv, "sync", "--locked", "--quiet"], cwd=ROOT, env=env, check=True)

@@ -831,7 +831,7 @@ def retrained(server: Server, tmp_path_factory: pytest.TempPathFactory) -> str:
     for command in (["dvc", "repro"], ["python", "-m", "gitops_ml", "bento", "--version", "constant"]):
         done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr
-    return "gitops-ml:constant"
+    return f"{NAME}:constant"
 
 
 def test_a_shadow_candidate_gets_a_copy_logged_under_the_champions_ids_and_compare_live_joins_them(

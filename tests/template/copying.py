@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gitops_ml.pipeline.synthetic import make_customer_table
-from tests.support import ROOT, git, shared_environment, unmeasured
+from tests.support import ROOT, git, host_uv, shared_environment, unmeasured
 
 TARGETS = {"binary": "will_leave", "multiclass": "tier", "regression": "value"}
 
@@ -47,7 +47,7 @@ def copy_env() -> dict[str, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("VIRTUAL_ENV", None)
     return env | {
-        "UV": str(ROOT / ".tools" / "bin" / "uv"),
+        "UV": str(host_uv()),
         "UV_PROJECT_ENVIRONMENT": str(environment),
         "GIT_AUTHOR_NAME": "team", "GIT_AUTHOR_EMAIL": "team@example.invalid",
         "GIT_COMMITTER_NAME": "team", "GIT_COMMITTER_EMAIL": "team@example.invalid",
