@@ -28,6 +28,7 @@ from tests.support import ROOT, git, host_uv, shared_environment
 
 BIN = Path(sys.executable).parent
 STAND_INS = ROOT / "tests" / "workflows" / "stand-ins"
+MACHINE_TRUST = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT")
 WORKFLOWS = ROOT / ".github" / "workflows"
 USES = re.compile(r"uses: ([\w-]+/([\w-]+)@[0-9a-f]{40})")
 
@@ -122,6 +123,8 @@ class Act:
             "LANG": "C.UTF-8",
             "ACT_DISABLE_VERSION_CHECK": "1",  # else act asks the network for notices
             **{k: v for k, v in os.environ.items() if k.endswith(("_NO_ANALYTICS", "_TELEMETRY", "_NOT_TRACK"))},
+            # The certificates this machine trusts (a proxy's, here): a job's npm and pip reach their registries.
+            **{k: v for k, v in os.environ.items() if k in MACHINE_TRUST},
         }
         return subprocess.run(
             command, cwd=repo, env=host_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900
