@@ -48,3 +48,17 @@ def test_the_table_is_placed_tracked_and_its_suite_drafted_once(
 
 def test_an_embedded_source_needs_nothing(workdir: Path) -> None:
     assert start(load_settings(check_files=False), None) == []
+
+
+def test_a_target_not_in_the_table_stops_before_dvc_tracks_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = copy_project(tmp_path / "project")
+    table = tmp_path / "customers.csv"
+    make_customer_table(100, seed=2).to_csv(table, index=False)
+    data = {"source": "file", "path": "data/external/customers.csv", "target": "churn"}
+    write_params(project, data=data, validate={"suite": "data/expectations/customers.json"})
+    monkeypatch.chdir(project)
+
+    with pytest.raises(PipelineError, match=r"data.target: no column 'churn' in data/external/customers.csv \(its "):
+        start(load_settings(check_files=False), table)
+    assert not (project / "data/external/customers.csv.dvc").exists()
+    assert not (project / "data/expectations/customers.json").exists()

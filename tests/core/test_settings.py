@@ -57,7 +57,7 @@ def test_a_key_set_beside_an_embedded_source_wins(workdir: Path) -> None:
 
 
 def test_a_file_source_needs_its_target_and_suite(workdir: Path) -> None:
-    (workdir / "data/external/table.csv").write_text("a,b\n1,2\n")
+    (workdir / "data/external/table.csv").write_text("a,label\n1,2\n")
     message = error_for(workdir, data={"source": "file", "path": "data/external/table.csv"})
     assert "data.target: required key is missing" in message
     message = error_for(workdir, data=FILE | {"path": "data/external/table.csv"})
@@ -121,6 +121,25 @@ def test_the_comparison_must_decide_on_known_metrics(workdir: Path) -> None:
 def test_missing_data_file_is_named(workdir: Path) -> None:
     message = error_for(workdir, data=FILE | {"path": "data/external/missing.csv"}, validate=SUITE)
     assert "data.path: file 'data/external/missing.csv' does not exist" in message
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [({"target": "Label"}, "data.target: no column 'Label'"),
+     ({"id_columns": ["row", "ref"]}, "data.id_columns: no column 'ref'"),
+     ({"feature_types": {"colour": "categorical"}}, "data.feature_types: no column 'colour'")],
+)  # fmt: skip
+def test_a_column_the_data_settings_name_must_be_in_the_files_header(
+    workdir: Path, kind: str, data: dict[str, object], expected: str
+) -> None:
+    import pandas as pd
+
+    path = workdir / f"data/external/table.{kind}"
+    table = pd.DataFrame({"row": [1, 2], "size": [0.5, 0.7], "label": ["a", "b"]})
+    table.to_csv(path, index=False) if kind == "csv" else table.to_parquet(path, index=False)
+    message = error_for(workdir, data=FILE | {"path": str(path.relative_to(workdir))} | data, validate=SUITE)
+    assert f"{expected} in data/external/table.{kind} (its columns: row, size, label)" in message
 
 
 def test_data_file_of_an_unsupported_kind_is_rejected(workdir: Path) -> None:

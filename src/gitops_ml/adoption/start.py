@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from gitops_ml.core.errors import PipelineError
-from gitops_ml.core.settings import Settings
+from gitops_ml.core.settings import PARAMS_FILE, Settings, check_columns
 
 SUITE_MARGIN = 0.1  # as `suggest-suite` drafts by default: numeric ranges widened by 10 %
 
@@ -29,6 +29,7 @@ def start(settings: Settings, data_file: Path | None) -> list[str]:
         done += _place(data_file.expanduser(), data.path)
     if not data.path.is_file():
         raise PipelineError(f"data.path: {data.path} does not exist (give the file: make init DATA_FILE=...)")
+    check_columns(PARAMS_FILE, settings)
     if not Path(f"{data.path}.dvc").is_file():
         _run(sys.executable, "-m", "dvc", "add", "--quiet", str(data.path))
         done.append(f"{data.path}: tracked by DVC ({data.path}.dvc)")

@@ -84,6 +84,18 @@ def read_table(path: Path, missing_values: Sequence[str] | None = None) -> pd.Da
     raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
+def table_columns(path: Path) -> list[str]:
+    """The column names of a CSV or Parquet file, from its header or schema alone (no rows are read)."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        return [str(name) for name in pd.read_csv(path, nrows=0).columns]
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: cannot read its columns: {_first_line(exc)}") from exc
+
+
 def missing_markers(path: Path, missing_values: Sequence[str], columns: Sequence[str]) -> dict[str, dict[str, int]]:
     """How often each missing-value text stands in these columns of a CSV file (a Parquet file has real nulls).
 

@@ -491,11 +491,36 @@ def _check_files(path: Path, settings: Settings, pulled: bool) -> None:
             raise SettingsError(f"{path}: data.path: file {str(data.path)!r} does not exist")
         if data.path.suffix.lower() not in TABLE_SUFFIXES:
             raise SettingsError(f"{path}: data.path: {str(data.path)!r} must end in one of {', '.join(TABLE_SUFFIXES)}")
+        if data.path.is_file():
+            check_columns(path, settings)
     suite = settings.validate_.suite
     if suite is None and data.source == "file":
         raise SettingsError(f"{path}: validate.suite: {NO_SUITE}")
     if suite is not None and not suite.is_file():
         raise SettingsError(f"{path}: validate.suite: file {str(suite)!r} does not exist")
+
+
+def check_columns(path: Path, settings: Settings) -> None:
+    """Every column the data settings name (target, id columns, feature types) is in the data file's header: a
+    misspelt name is told here, with the columns there are, rather than as a failed expectation two stages on.
+    A file that cannot be read is left to ingest, which says why."""
+    from gitops_ml.core.errors import DataError
+    from gitops_ml.core.files import table_columns
+
+    data = settings.data
+    try:
+        columns = table_columns(data.path)
+    except DataError:
+        return
+    named = {"data.target": [data.target], "data.id_columns": list(data.id_columns),
+             "data.feature_types": list(data.feature_types)}  # fmt: skip
+    for key, names in named.items():
+        absent = [name for name in names if name not in columns]
+        if absent:
+            shown = ", ".join(columns[:30]) + (f", ... ({len(columns)} in all)" if len(columns) > 30 else "")
+            raise SettingsError(
+                f"{path}: {key}: no column {', '.join(map(repr, absent))} in {data.path} (its columns: {shown})"
+            )
 
 
 def _describe(path: Path, exc: ValidationError) -> str:
