@@ -85,6 +85,7 @@ def _print_table(results: dict[str, Any]) -> None:
     print(f"| `copier copy` (environment, `dvc add`, suite drafted) | {results['copier_copy_seconds']} |")
     print(f"| first `make repro` | {results['first_make_repro_seconds']} |")
     scope, _, files = results["checks_scope"].partition(": ")
-    job = f'"Lint and tests" job by act ({scope} files only: {len(files.split(", "))}; {results["checks_tests_passed"]} tests)'
+    changed = len(files.split(", "))
+    job = f'"Lint and tests" job by act ({scope} files only: {changed}; {results["checks_tests_passed"]} tests)'
     seconds, target = results["parameter_change_checks_job_seconds"], results["checks_job_target_seconds"]
     print(f"| {job} | {seconds} (target {target:.0f}) |")
