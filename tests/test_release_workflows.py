@@ -30,7 +30,17 @@ from gitops_ml.team import stack as team_stack
 from gitops_ml.team.stack import Stack, free_port
 from tests.github_standin import REPOSITORY, GitHubState, github_api
 from tests.support import git, make_settings, tool_env, wait_until_healthy
-from tests.workflow_runner import STAND_INS, Act, as_secrets, clone, head, logs_and_artifacts, make_origin, team_runner
+from tests.workflow_runner import (
+    STAND_INS,
+    Act,
+    as_secrets,
+    clone,
+    head,
+    logs_and_artifacts,
+    make_origin,
+    seed_cache,
+    team_runner,
+)
 
 # Real servers, act or dvc repro: left out by make test-fast.
 pytestmark = pytest.mark.integration
@@ -91,9 +101,13 @@ def run_workflow(
     return act.run(repo, event, payload, workflow, "-s", "GITHUB_TOKEN=token-of-the-run", *secrets)
 
 
-def new_act(folder: Path, api_url: str) -> Act:
+def new_act(folder: Path, api_url: str, **env: str) -> Act:
     return Act.create(
-        folder / "act", GITHUB_API_URL=api_url, DOCKER=str(STAND_INS / "docker"), STANDIN_DOCKER=str(folder / "docker")
+        folder / "act",
+        GITHUB_API_URL=api_url,
+        DOCKER=str(STAND_INS / "docker"),
+        STANDIN_DOCKER=str(folder / "docker"),
+        **env,
     )
 
 
@@ -112,7 +126,7 @@ def previous_release(state: GitHubState, metrics: dict[str, float], tag: str = P
 
 
 def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_by_a_rerun(
-    origin: Path, tmp_path: Path, team: Stack, mlflow_server: str
+    origin: Path, new_project: Path, tmp_path: Path, team: Stack, mlflow_server: str
 ) -> None:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -127,7 +141,11 @@ def test_a_tested_merge_is_released_and_staged_and_a_failed_publish_is_finished_
         mirror_main(state, main)
         state.passed.add(("ci.yml", commit))
         previous_release(state, {"roc_auc": 0.99, "f1": 0.94})
-        act = new_act(tmp_path, api_url)
+        # main's DVC cache as its earlier runs saved it (actions/cache): the stages restore from the run-cache, as
+        # on GitHub after main's first release (training in the release job: the next test's regressing model).
+        caches = tmp_path / "saved-caches"
+        seed_cache(caches, "dvc-from-main", ".dvc/cache", new_project / ".dvc" / "cache")
+        act = new_act(tmp_path, api_url, STANDIN_CACHE=str(caches))
         writer = team.s3.keys["dvc-write"]
         mlflow = (*as_secrets(team.tracking.credentials() | writer.env()), *team_runner(team))
 
