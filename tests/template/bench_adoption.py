@@ -70,7 +70,8 @@ def run(folder: Path) -> dict[str, Any]:
         "first_make_repro_seconds": round(repro_seconds, 1),
         "parameter_change_checks_job_seconds": round(checks_seconds, 1),
         "checks_job_target_seconds": TARGET_CHECKS_SECONDS,
-        "checks_scope": f"{scope[1]}: {scope[2]}" if scope else "?",
+        "checks_scope": scope[1] if scope else "?",
+        "checks_changed_files": scope[2].split(", ") if scope else [],
         "checks_tests_passed": int(tests[1]) if tests else 0,
         "table_rows": 5_000,
     }
@@ -84,8 +85,7 @@ def _print_table(results: dict[str, Any]) -> None:
     print("|---|---|")
     print(f"| `copier copy` (environment, `dvc add`, suite drafted) | {results['copier_copy_seconds']} |")
     print(f"| first `make repro` | {results['first_make_repro_seconds']} |")
-    scope, _, files = results["checks_scope"].partition(": ")
-    changed = len(files.split(", "))
+    scope, changed = results["checks_scope"], len(results["checks_changed_files"])
     job = f'"Lint and tests" job by act ({scope} files only: {changed}; {results["checks_tests_passed"]} tests)'
     seconds, target = results["parameter_change_checks_job_seconds"], results["checks_job_target_seconds"]
     print(f"| {job} | {seconds} (target {target:.0f}) |")

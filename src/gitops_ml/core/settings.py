@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from gitops_ml import NAME
-from gitops_ml.core.errors import SettingsError
+from gitops_ml.core.errors import DataError, SettingsError
 
 PARAMS_FILE = Path("params.yaml")
 NO_SUITE = "required with data.source: file (`python -m gitops_ml suggest-suite` drafts one from the data)"
@@ -504,8 +504,7 @@ def check_columns(path: Path, settings: Settings) -> None:
     """Every column the data settings name (target, id columns, feature types) is in the data file's header: a
     misspelt name is told here, with the columns there are, rather than as a failed expectation two stages on.
     A file that cannot be read is left to ingest, which says why."""
-    from gitops_ml.core.errors import DataError
-    from gitops_ml.core.files import table_columns
+    from gitops_ml.core.files import table_columns  # pandas: imported only where a data file is read
 
     data = settings.data
     try:
