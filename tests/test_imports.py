@@ -108,3 +108,16 @@ def test_every_module_the_service_imports_ships_in_the_bento() -> None:
         file = SOURCE / module.replace(".", "/")
         file = file / "__init__.py" if file.is_dir() else file.with_suffix(".py")
         assert shipped.match_file(file.relative_to(SOURCE.parent).as_posix()), f"{module} is not in the Bento"
+
+
+def test_the_steps_that_read_recorded_figures_start_without_the_modelling_libraries() -> None:
+    """Each release, deployment and comment step is a process of its own in a workflow, and only reads figures the
+    pipeline recorded: importing scikit-learn, matplotlib, MLflow or BentoML would cost each step seconds."""
+    import subprocess
+    import sys
+
+    steps = ["gitops_ml.cli", "gitops_ml.release.steps", "gitops_ml.release.promotion", "gitops_ml.report.comment"]
+    heavy = ["sklearn", "scipy", "matplotlib", "great_expectations", "mlflow", "bentoml"]
+    code = f"import sys, {', '.join(steps)}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []

@@ -18,17 +18,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn import metrics as skm
 
 from gitops_ml.core.errors import PipelineError
 from gitops_ml.core.settings import AnyMetricName, MetricName, MulticlassMetricName, RegressionMetricName, Task
 from gitops_ml.core.target import Target
 
 DECIMALS = 6
+
+
+def _skm() -> ModuleType:
+    """scikit-learn's metrics, imported on the first score: the commands that only compare recorded figures
+    (the release steps, the pull request's comment) start without scikit-learn's second of imports."""
+    from sklearn import metrics
+
+    return metrics
 
 
 @dataclass(frozen=True)
@@ -275,13 +283,13 @@ def _log_loss(s: Scored, w: np.ndarray) -> np.ndarray:
 
 # In the order metrics.json lists them.
 METRICS: dict[MetricName, Metric] = {
-    "accuracy": Metric(lambda y, pred, _: skm.accuracy_score(y, pred), _accuracy),
-    "precision": Metric(lambda y, pred, _: skm.precision_score(y, pred, zero_division=0), _precision),
-    "recall": Metric(lambda y, pred, _: skm.recall_score(y, pred, zero_division=0), _recall),
-    "f1": Metric(lambda y, pred, _: skm.f1_score(y, pred, zero_division=0), _f1),
-    "roc_auc": Metric(lambda y, _, p: skm.roc_auc_score(y, p), _roc_auc),
-    "average_precision": Metric(lambda y, _, p: skm.average_precision_score(y, p), _average_precision),
-    "log_loss": Metric(lambda y, _, p: skm.log_loss(y, p, labels=[False, True]), _log_loss, lower_is_better=True),
+    "accuracy": Metric(lambda y, pred, _: _skm().accuracy_score(y, pred), _accuracy),
+    "precision": Metric(lambda y, pred, _: _skm().precision_score(y, pred, zero_division=0), _precision),
+    "recall": Metric(lambda y, pred, _: _skm().recall_score(y, pred, zero_division=0), _recall),
+    "f1": Metric(lambda y, pred, _: _skm().f1_score(y, pred, zero_division=0), _f1),
+    "roc_auc": Metric(lambda y, _, p: _skm().roc_auc_score(y, p), _roc_auc),
+    "average_precision": Metric(lambda y, _, p: _skm().average_precision_score(y, p), _average_precision),
+    "log_loss": Metric(lambda y, _, p: _skm().log_loss(y, p, labels=[False, True]), _log_loss, lower_is_better=True),
 }
 
 
@@ -339,26 +347,27 @@ def _labels(p: np.ndarray) -> range:
 
 
 MULTICLASS_METRICS: dict[MulticlassMetricName, Metric] = {
-    "accuracy": Metric(lambda y, pred, _: skm.accuracy_score(y, pred), _accuracy),
-    "balanced_accuracy": Metric(lambda y, pred, _: skm.balanced_accuracy_score(y, pred), _balanced_accuracy),
+    "accuracy": Metric(lambda y, pred, _: _skm().accuracy_score(y, pred), _accuracy),
+    "balanced_accuracy": Metric(lambda y, pred, _: _skm().balanced_accuracy_score(y, pred), _balanced_accuracy),
     "macro_f1": Metric(
-        lambda y, pred, _: skm.f1_score(y, pred, average="macro", zero_division=0), _multiclass("f1", "macro")
+        lambda y, pred, _: _skm().f1_score(y, pred, average="macro", zero_division=0), _multiclass("f1", "macro")
     ),
     "weighted_f1": Metric(
-        lambda y, pred, _: skm.f1_score(y, pred, average="weighted", zero_division=0), _multiclass("f1", "weighted")
+        lambda y, pred, _: _skm().f1_score(y, pred, average="weighted", zero_division=0), _multiclass("f1", "weighted")
     ),
     "macro_precision": Metric(
-        lambda y, pred, _: skm.precision_score(y, pred, average="macro", zero_division=0),
+        lambda y, pred, _: _skm().precision_score(y, pred, average="macro", zero_division=0),
         _multiclass("precision", "macro"),
     ),
     "macro_recall": Metric(
-        lambda y, pred, _: skm.recall_score(y, pred, average="macro", zero_division=0), _multiclass("recall", "macro")
+        lambda y, pred, _: _skm().recall_score(y, pred, average="macro", zero_division=0),
+        _multiclass("recall", "macro"),
     ),
     "log_loss": Metric(
-        lambda y, _, p: skm.log_loss(y, p, labels=_labels(p)), _multiclass_log_loss, lower_is_better=True
+        lambda y, _, p: _skm().log_loss(y, p, labels=_labels(p)), _multiclass_log_loss, lower_is_better=True
     ),
     "roc_auc_ovr": Metric(
-        lambda y, _, p: skm.roc_auc_score(y, p, multi_class="ovr", average="macro", labels=_labels(p)), _roc_auc_ovr
+        lambda y, _, p: _skm().roc_auc_score(y, p, multi_class="ovr", average="macro", labels=_labels(p)), _roc_auc_ovr
     ),
 }
 
@@ -385,9 +394,9 @@ def _r2(s: Scored, w: np.ndarray) -> np.ndarray:
 
 
 REGRESSION_METRICS: dict[RegressionMetricName, Metric] = {
-    "mae": Metric(lambda y, pred, _: skm.mean_absolute_error(y, pred), _mae, lower_is_better=True),
-    "rmse": Metric(lambda y, pred, _: skm.root_mean_squared_error(y, pred), _rmse, lower_is_better=True),
-    "r2": Metric(lambda y, pred, _: skm.r2_score(y, pred), _r2),
+    "mae": Metric(lambda y, pred, _: _skm().mean_absolute_error(y, pred), _mae, lower_is_better=True),
+    "rmse": Metric(lambda y, pred, _: _skm().root_mean_squared_error(y, pred), _rmse, lower_is_better=True),
+    "r2": Metric(lambda y, pred, _: _skm().r2_score(y, pred), _r2),
 }
 
 TASK_METRICS: dict[Task, dict[Any, Metric]] = {

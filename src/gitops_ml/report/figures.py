@@ -5,14 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitops_ml.quality.compare import Predictions
-from gitops_ml.quality.plots import (
-    draw_confusion_matrix,
-    draw_predicted_vs_actual,
-    draw_residuals,
-    draw_roc_ovr,
-    plain_text,
-    save_figure,
-)
 
 # The figures a report may show: file name -> caption (the comment job posts no other file).
 FIGURES = {
@@ -38,7 +30,17 @@ def render_comparison(
         present = [(name, p) for name, p in present if p.task == new.task]
     if not present:
         return []
+    # Here, not at the top: the comment job reads FIGURES and never draws (plots imports scikit-learn).
     import matplotlib
+
+    from gitops_ml.quality.plots import (
+        draw_confusion_matrix,
+        draw_predicted_vs_actual,
+        draw_residuals,
+        draw_roc_ovr,
+        plain_text,
+        save_figure,
+    )
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
