@@ -16,6 +16,7 @@ Both read a ``Scored`` (actual, predicted, scores):
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -34,9 +35,7 @@ DECIMALS = 6
 def _skm() -> ModuleType:
     """scikit-learn's metrics, imported on the first score: the commands that only compare recorded figures
     (the release steps, the pull request's comment) start without scikit-learn's second of imports."""
-    from sklearn import metrics
-
-    return metrics
+    return importlib.import_module("sklearn.metrics")
 
 
 @dataclass(frozen=True)
