@@ -1,4 +1,5 @@
-"""The package's import graph, read from the source: every import counts, in a function or not.
+"""The package's import graph, read from the source: every import counts, in a function or not; and what the
+light commands load when they start.
 
 The folders of ``src/gitops_ml`` are its parts, stacked in layers: a module imports from its own part
 or from a lower layer, never upwards and never sideways into another part of its layer.
@@ -7,6 +8,8 @@ or from a lower layer, never upwards and never sideways into another part of its
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -113,9 +116,6 @@ def test_every_module_the_service_imports_ships_in_the_bento() -> None:
 def test_the_steps_that_read_recorded_figures_start_without_the_modelling_libraries() -> None:
     """Each release, deployment and comment step is a process of its own in a workflow, and only reads figures the
     pipeline recorded: importing scikit-learn, matplotlib, MLflow or BentoML would cost each step seconds."""
-    import subprocess
-    import sys
-
     steps = ["gitops_ml.cli", "gitops_ml.release.steps", "gitops_ml.release.promotion", "gitops_ml.report.comment"]
     heavy = ["sklearn", "scipy", "matplotlib", "great_expectations", "mlflow", "bentoml"]
     code = f"import sys, {', '.join(steps)}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
